@@ -14,11 +14,20 @@ import tempfile
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from shared.data import (FORMATS, Conversation, DataError, Turn, data_dir, group_by_mr, read_dataset,
-                         split_long_conversation)
-from shared.data import paths
+from shared.data import (
+    FORMATS,
+    Conversation,
+    DataError,
+    Turn,
+    data_dir,
+    group_by_mr,
+    paths,
+    read_dataset,
+    split_long_conversation,
+)
 
 PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -35,7 +44,7 @@ def test_data_dir_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_DATA_DIR", str(tmp_path))
     assert data_dir() == tmp_path
     monkeypatch.delenv("REPRO_DATA_DIR")
-    assert paths.DEFAULT_DATA_DIR == paths.REPO_ROOT.parent / "shared" / "data"
+    assert paths.REPO_ROOT.parent / "shared" / "data" == paths.DEFAULT_DATA_DIR
     with pytest.raises(FileNotFoundError, match="scripts.fetch_data"):
         data_dir(tmp_path / "absent")
     monkeypatch.setenv("REPRO_DATA_DIR", str(tmp_path / "absent"))
@@ -57,8 +66,9 @@ def test_alpaca_5000_real(data_dir):
     assert (caught.value.index, caught.value.field, caught.value.path) == (2335, "output", str(path))
     assert sum(r.meta["input"] != "" for r in records) == 1943
     first = records[0]
-    assert first.turns[0] == Turn("user", "Are the two sentences below grammatically correct? Output yes or no.\n\n"
-                                          "Sentence 1: I am going to the store.\nSentence 2: I goes to the store.", False)
+    assert first.turns[0] == Turn("user", "Are the two sentences below grammatically correct? Output yes or no."
+                                          "\n\nSentence 1: I am going to the store.\nSentence 2: I goes to the store.",
+                                  False)
     assert first.turns[1] == Turn("assistant", "No", True) and first.source == "alpaca" and first.index == 0
 
 
@@ -77,7 +87,8 @@ def test_sharegpt_real(data_dir):
     assert report.yielded + report.skipped == 1000
     # 4 conversations hold an empty message, 3 have two human turns in a row (one has both problems)
     assert report.skipped == 6
-    assert sum("empty text" in r for r in report.reasons) == 4 and sum("expected an assistant" in r for r in report.reasons) == 2
+    assert sum("empty text" in r for r in report.reasons) == 4
+    assert sum("expected an assistant" in r for r in report.reasons) == 2
     assert report.reasons[0].endswith("record 28, line 1018, field 'conversations[11].value': empty text")
     assert report.notes == {"sharegpt: leading non-human turn dropped (FastChat rule)": 383}
     assert sum(len(c.turns) for c in records) == 6606
@@ -119,7 +130,8 @@ def test_wizardlm_testset_real(data_dir):
     assert (report.yielded, report.skipped) == (218, 0)
     assert len({c.meta["skill"] for c in records}) == 29
     assert {c.meta["difficulty"] for c in records} == set(range(1, 11))
-    assert records[0].turns == (Turn("user", "If a car travels 120 miles in 2 hours, what is its average speed in miles per hour?"),)
+    question = "If a car travels 120 miles in 2 hours, what is its average speed in miles per hour?"
+    assert records[0].turns == (Turn("user", question),)
     assert records[0].meta == {"skill": "Math", "difficulty": 1, "idx": 1}
 
 
@@ -174,7 +186,8 @@ def test_oasst1_follows_the_top_ranked_reply_at_each_level(tmp_path):
     ]
     records, report = read_all("oasst1", write_jsonl(tmp_path / "m.jsonl", tree))
     assert [(t.role, t.content) for t in records[0].turns] == [
-        ("user", "Question"), ("assistant", "best"), ("user", "follow-up (rank 0)"), ("assistant", "answer to the follow-up")]
+        ("user", "Question"), ("assistant", "best"), ("user", "follow-up (rank 0)"),
+        ("assistant", "answer to the follow-up")]
     assert records[0].meta["message_ids"] == ("q", "a0", "f0", "r") and records[0].source == "oasst1"
     assert (report.yielded, report.skipped, dict(report.notes)) == (1, 0, {})
 
@@ -296,7 +309,8 @@ def test_split_parts_are_contiguous_and_fit(lengths, max_tokens):
     ("wizardlm", {"instruction": "x", "output": ["y"]}, "output"),
     ("wizardlm_testset", {"Skill": "Math", "Difficulty": "3", "Instruction": "x"}, "Difficulty"),
     ("wizardlm_testset", {"Skill": "Math", "Difficulty": 11, "Instruction": "x"}, "Difficulty"),
-    ("sharegpt", {"conversations": [{"from": "human", "value": "q"}, {"from": "human", "value": "q"}]}, "conversations[1].from"),
+    ("sharegpt", {"conversations": [{"from": "human", "value": "q"}, {"from": "human", "value": "q"}]},
+     "conversations[1].from"),
     ("sharegpt", {"conversations": [{"from": "human"}]}, "conversations[0].value"),
     ("sharegpt", {"conversations": "hi"}, "conversations"),
     ("sharegpt", {"conversations": []}, "conversations"),
@@ -308,7 +322,8 @@ def test_split_parts_are_contiguous_and_fit(lengths, max_tokens):
 ])
 def test_malformed_record_names_file_record_line_and_field(tmp_path, fmt, record, field):
     good = {"alpaca": {"instruction": "i", "output": "o"}, "lima": {"instruction": "i", "output": "o"},
-            "wizardlm": {"instruction": "i", "output": "o"}, "sharegpt": {"conversations": [{"from": "human", "value": "q"}]},
+            "wizardlm": {"instruction": "i", "output": "o"},
+            "sharegpt": {"conversations": [{"from": "human", "value": "q"}]},
             "wizardlm_testset": {"Skill": "s", "Difficulty": 1, "Instruction": "i"},
             "oa_questions": {"input": "### Human: q ### Assistant:", "output": "o"}}[fmt]
     path = write_jsonl(tmp_path / "data.jsonl", [good, record, good])
@@ -363,10 +378,11 @@ def test_e2e_lines_and_rows(tmp_path):
     assert "record 1, line 3: expected 3 columns" in report.reasons[0]
 
 
-def test_reader_api(tmp_path, data_dir):
+def test_reader_api(tmp_path):
     assert set(FORMATS) == {"alpaca", "wizardlm", "lima", "wizardlm_testset", "sharegpt", "oasst1", "oa_questions",
                             "e2e", "e2e_csv"}
-    reader = read_dataset("wizardlm_testset", data_dir / "wizardlm/WizardLM_testset.jsonl", limit=5)
+    path = write_jsonl(tmp_path / "a.jsonl", [{"instruction": "i", "output": "o"}] * 8)
+    reader = read_dataset("wizardlm", path, limit=5)
     assert len(list(reader)) == 5 and reader.report.yielded == 5
     with pytest.raises(ValueError, match="unknown format"):
         read_dataset("dolly", tmp_path)
@@ -375,7 +391,7 @@ def test_reader_api(tmp_path, data_dir):
     with pytest.raises(FileNotFoundError):
         read_dataset("alpaca", tmp_path / "missing.json")
     with pytest.raises(ValueError, match="max_tokens and count_tokens"):
-        read_dataset("sharegpt", data_dir / "fastchat/head/data/dummy_conversation.json", max_tokens=10)
+        read_dataset("sharegpt", path, max_tokens=10)
 
 
 # ---------------------------------------------------------------- property tests: malformed records
@@ -480,6 +496,18 @@ def test_corrupted_bytes_in_line_files_are_never_dropped_silently(data, fmt):
         path = pathlib.Path(tmp) / "data.txt"
         path.write_bytes(raw)
         check_reading(fmt, path, n_lines)
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data(), fmt=st.sampled_from(sorted(VALID)))
+def test_corrupted_bytes_in_json_lists_give_records_or_data_errors(data, fmt):
+    raw = json.dumps([VALID[fmt]] * 3, indent=1).encode()
+    position = data.draw(st.integers(0, len(raw)))
+    inserted = data.draw(st.binary(min_size=1, max_size=3) | st.sampled_from([b"\xff", b",", b"]", b"{", b'"']))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "data.json"
+        path.write_bytes(raw[:position] + inserted + raw[position:])
+        check_reading(fmt, path, None)
 
 
 @PROPERTY_SETTINGS

@@ -13,10 +13,10 @@ import pathlib
 
 import jinja2
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from shared.data import (TEMPLATE_NAMES, Conversation, Segment, TemplateError, Turn, read_dataset, render,
-                         render_prompt)
+from shared.data import TEMPLATE_NAMES, Conversation, Segment, TemplateError, Turn, read_dataset, render, render_prompt
 
 STANFORD_INPUT = ("Below is an instruction that describes a task, paired with an input that provides further "
                   "context. Write a response that appropriately completes the request.\n\n### Instruction:\n"
@@ -184,10 +184,12 @@ def test_chat_template_string_is_the_one_in_the_smollm2_gguf():
 # ---------------------------------------------------------------- E2E (LoRA)
 
 def test_e2e_matches_lora_gpt2_encode():
-    conversation = conv(("user", "name : Alimentum | area : city centre"), ("assistant", "Alimentum is in the city centre ."))
+    conversation = conv(("user", "name : Alimentum | area : city centre"),
+                        ("assistant", "Alimentum is in the city centre ."))
     segments = render("e2e", conversation)
     # context tokens + [50256] then encode(' ' + completion) + [50256]
-    assert joined(segments) == "name : Alimentum | area : city centre<|endoftext|> Alimentum is in the city centre .<|endoftext|>"
+    assert joined(segments) == ("name : Alimentum | area : city centre<|endoftext|>"
+                                " Alimentum is in the city centre .<|endoftext|>")
     assert trained(segments) == " Alimentum is in the city centre .<|endoftext|>"  # FT_Dataset masks the context
     assert [s.text for s in segments if s.special] == ["<|endoftext|>", "<|endoftext|>"]
     assert render_prompt("e2e", conv(("user", "name : Alimentum"))) == "name : Alimentum<|endoftext|>"
@@ -224,7 +226,8 @@ def test_vicuna_template_on_real_sharegpt(data_dir):
             messages = messages[1:]
         expected = VICUNA_SYSTEM + " "
         for i, message in enumerate(messages):
-            expected += ("USER" if i % 2 == 0 else "ASSISTANT") + ": " + message["value"] + (" " if i % 2 == 0 else "</s>")
+            role, sep = ("USER", " ") if i % 2 == 0 else ("ASSISTANT", "</s>")
+            expected += role + ": " + message["value"] + sep
         assert joined(render("vicuna_v1.1", conversation)) == expected
 
 

@@ -15,7 +15,7 @@ import sentencepiece as spm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.model.tokenizer import CHATML_TEMPLATE, Tokenizer, load_tokenizer
+from shared.model.tokenizer import Tokenizer, load_tokenizer
 
 transformers = pytest.importorskip("transformers")
 
@@ -285,7 +285,7 @@ def test_sentencepiece_agrees_with_sentencepiece_on_plain_text(sp_model):
     """Text without special tokens or a leading space is encoded exactly as sentencepiece itself does."""
     ours = Tokenizer.from_sentencepiece(sp_model)
     processor = spm.SentencePieceProcessor(model_file=str(sp_model))
-    for text in CORPUS[:5] + CORPUS[9:13]:
+    for text in [t for t in CORPUS if t.strip() and not t[0].isspace() and "<|" not in t]:
         assert ours.encode(text, add_bos=False) == processor.encode(text)
         assert ours.decode(ours.encode(text)) == processor.decode(processor.encode(text)) == text
 
@@ -359,7 +359,6 @@ def test_chatml_fallback_literal(sp_pair):
     ours, _ = sp_pair
     assert ours.apply_chat_template([{"role": "user", "content": "hi"}]) == (
         "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
-    assert CHATML_TEMPLATE  # the fallback is exported for callers that need the template text
 
 
 @pytest.mark.parametrize("conversation", sorted(CONVERSATIONS))

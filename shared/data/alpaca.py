@@ -15,8 +15,9 @@ can rebuild their two-field prompt (see ``instruction_and_input``).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .fileio import convert_json_records
 from .records import Conversation, DataError, FieldError, Turn, get_int, get_text, require_object

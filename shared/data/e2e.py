@@ -18,8 +18,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .fileio import JSON_WHITESPACE, decode_text, iter_lines, read_bytes
 from .records import Conversation, DataError, FieldError, Turn, get_text

@@ -10,8 +10,9 @@ import dataclasses
 import gzip
 import json
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .records import Conversation, DataError, FieldError
 

@@ -25,12 +25,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .fileio import convert_json_records, iter_json_records
-from .records import (Conversation, DataError, FieldError, Turn, get_int, get_text, require_object,
-                      role_order_error)
+from .records import Conversation, DataError, FieldError, Turn, get_int, get_text, require_object, role_order_error
 
 OASST_ROLES = {"prompter": "user", "assistant": "assistant"}
 NOTE_DELETED = "oasst1: deleted message ignored with its replies"

@@ -8,8 +8,9 @@ are raised in both modes.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Literal
 
 from .alpaca import read_alpaca, read_wizardlm_testset
 from .e2e import read_e2e_csv, read_e2e_lora

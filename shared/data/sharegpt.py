@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .fileio import convert_json_records
 from .records import Conversation, DataError, FieldError, Turn, get_text, require_object, role_order_error

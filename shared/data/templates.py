@@ -26,7 +26,8 @@ turn's ``train``) is true.
   ``ADD_COLON_TWO``, sep " ", sep2 "</s>"); ``train/train.py`` trains on the replies and "</s>" only.
 * ``guanaco``: the ``text`` of timdettmers/openassistant-guanaco, ``### Human: q### Assistant: a`` with
   no separator between messages; QLoRA's ``qlora.py`` trains on the whole text (it is the target)
-  followed by ``tokenizer.eos_token``.
+  followed by ``tokenizer.eos_token``. The dataset has no system turns; one is written as the
+  evaluation prompt writes its system sentence (text + " ").
 * ``guanaco_eval``: QLoRA's evaluation prompt (``eval/prompts/oa_questions.jsonl`` ``prompt`` field,
   ``eval/generations/*``): the Vicuna-v0 system sentence, " ", then ``### Human: q ### Assistant: a
   ### Human: q2 ### Assistant:`` with single spaces between messages.
