@@ -3,8 +3,9 @@
     python -m scripts.bench_generate [--new_tokens 64] [--repeats 3] [--json OUT]
 
 Both decode the same chat prompt greedily for exactly `new_tokens` tokens (stop tokens disabled), float32 weights
-dequantized from the same GGUF file, batch 1. Compilation (ours) and the first call (theirs) are warm-ups and not
-timed; the median of `repeats` timed runs is reported, and the ratio ours/theirs is printed.
+dequantized from the same GGUF file, batch 1. Each implementation runs in its own subprocess, one after the other
+(in one process, XLA's idle threads slow torch down several times, which would flatter us). Compilation (ours) and
+the first call (theirs) are warm-ups and not timed; the median of `repeats` timed runs is reported, with the ratio.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 
 from absl import app, flags
@@ -22,6 +24,7 @@ _NEW = flags.DEFINE_integer("new_tokens", 64, "tokens to generate per run")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "timed runs per implementation")
 _JSON = flags.DEFINE_string("json", None, "write the results here as JSON")
 _PROMPT = flags.DEFINE_string("prompt", "Give three tips for staying healthy.", "user message")
+_ONLY = flags.DEFINE_enum("only", None, ["ours", "transformers"], "internal: run one side and print its JSON")
 
 
 def _median_time(fn, repeats: int) -> float:
@@ -37,7 +40,7 @@ def _median_time(fn, repeats: int) -> float:
 def bench_ours(prompt_ids: list[int], n: int, repeats: int) -> tuple[float, list[int]]:
     from shared.model import from_pretrained, generate
 
-    model = from_pretrained()
+    model = from_pretrained()  # float32
     out = {}
     seconds = _median_time(lambda: out.update(ids=generate(model.module, [prompt_ids], n)[0]), repeats)
     return n / seconds, out["ids"]
@@ -66,19 +69,40 @@ def bench_transformers(prompt_ids: list[int], n: int, repeats: int) -> tuple[flo
     return n / seconds, out["ids"]
 
 
+def _run_side(side: str, prompt: list[int], n: int, repeats: int) -> tuple[float, list[int]]:
+    """Runs one implementation in a fresh interpreter and reads back (tokens/s, generated ids)."""
+    cmd = [sys.executable, "-m", "scripts.bench_generate", f"--only={side}", f"--new_tokens={n}",
+           f"--repeats={repeats}", f"--prompt={_PROMPT.value}"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{side} benchmark failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["tokens_per_sec"], result["ids"]
+
+
+def _prompt_ids() -> list[int]:
+    from shared.model.loading import load_gguf, resolve_source
+    from shared.model.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(resolve_source("smollm2-135m-instruct"))
+    return tok.encode(tok.apply_chat_template([{"role": "user", "content": _PROMPT.value}]))
+
+
 def main(argv):
     del argv
+    n, r = _NEW.value, _REPEATS.value
+    prompt = _prompt_ids()
+    if _ONLY.value:
+        fn = bench_ours if _ONLY.value == "ours" else bench_transformers
+        tps, ids = fn(prompt, n, r)
+        print(json.dumps({"tokens_per_sec": tps, "ids": ids}))
+        return
     import jax
     import torch
     import transformers
 
-    from shared.model import from_pretrained
-
-    tok = from_pretrained().tokenizer
-    prompt = tok.encode(tok.apply_chat_template([{"role": "user", "content": _PROMPT.value}]))
-    n, r = _NEW.value, _REPEATS.value
-    ours, ours_ids = bench_ours(prompt, n, r)
-    theirs, their_ids = bench_transformers(prompt, n, r)
+    theirs, their_ids = _run_side("transformers", prompt, n, r)
+    ours, ours_ids = _run_side("ours", prompt, n, r)
     same = ours_ids == their_ids
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     result = {
