@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 
 import jax
 import jax.numpy as jnp
+import ml_dtypes
 import numpy as np
 from flax import nnx
 
@@ -82,7 +83,11 @@ def assemble(config: ModelConfig, rules: list[Rule], tensors: Iterable[tuple[str
             if is_buffer(name):
                 continue
             raise CheckpointError(f"{where}: unexpected tensor {name!r} for a {config.arch} model with this config")
-        parts = rule.to_ours(np.asarray(read(), dtype=np.float32))
+        array = read()
+        if array.dtype.kind != "f" and array.dtype != ml_dtypes.bfloat16:
+            raise CheckpointError(f"{where}: tensor {name!r} has dtype {array.dtype}, expected a floating-point "
+                                  "weight (float32, float16 or bfloat16)")
+        parts = rule.to_ours(array.astype(np.float32, copy=False))
         for target, part in zip(rule.targets, parts):
             if target not in expected:
                 raise CheckpointError(f"{where}: tensor {name!r} maps to {path_str(target)}, which this config "
