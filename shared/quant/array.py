@@ -22,7 +22,7 @@ from shared.quant.torch_mean import TorchCpuMean
 FLOAT_DTYPES = (np.dtype(jnp.float32), np.dtype(jnp.bfloat16), np.dtype(jnp.float16))
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class QuantizedArray:
     """A tensor quantized to 4 bits with blockwise absmax scaling, optionally double-quantized (QLoRA §3).
 
@@ -33,7 +33,8 @@ class QuantizedArray:
       offset: float32 scalar mean of the absmax values, or None.
     Layout: a 2-D [out, in] tensor whose `in` is a multiple of `block_size` keeps packed [out, in/2] and absmax
     [out, in/block_size], so that both can be sharded along `out`; any other tensor is stored flat. Flattened
-    row-major, every child equals bitsandbytes' tensor of the same name.
+    row-major, packed, absmax, nested_absmax and offset equal bitsandbytes' weight data, absmax, nested absmax
+    and nested offset.
     Metadata: the original shape and dtype, the codebook name, the block sizes.
     """
 

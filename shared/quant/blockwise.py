@@ -15,10 +15,12 @@ On CPU, bnb 0.50 runs its default-backend kernel (bitsandbytes/backends/default/
 Subnormal float32 values (below ~1.2e-38) are the one exception: backends that flush them to zero (XLA:CPU does)
 read a subnormal input, or compute a subnormal scaled value, as 0, where bnb keeps it. That can change a byte only
 for such values: a block of subnormals (quantized as zeros), or an FP4 element with 0 < x / absmax < 1.2e-38 (code
-0, +0, instead of bnb's code 8, -0; both decode to 0).
+0 instead of bnb's code 8, its second zero; both decode to 0).
 """
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -57,13 +59,10 @@ def _quantize_full_blocks(blocks: jax.Array, qtype: str) -> tuple[jax.Array, jax
 def _quantize_partial_block(tail: jax.Array, qtype: str) -> tuple[jax.Array, jax.Array]:
     """Codes and (clamped) absmax of the trailing partial block."""
     peak = jnp.max(jnp.abs(tail))
-    big = peak > _TINY
-    # Select the bits, not the value: XLA would flush the subnormal constant 1e-38 to zero.
-    tiny_bits = jnp.asarray(_TINY.view(np.uint32))
-    absmax = jax.lax.bitcast_convert_type(
-        jnp.where(big, jax.lax.bitcast_convert_type(peak, jnp.uint32), tiny_bits), jnp.float32
-    )
-    scaled = jnp.where(tail == 0, 0.0, ieee.divide(tail, jnp.where(big, peak, _TINY)))
+    # Clamp the bits (a non-negative float orders like its bits): a float max would flush the subnormal 1e-38 to 0.
+    absmax_bits = jnp.maximum(jax.lax.bitcast_convert_type(peak, jnp.uint32), jnp.uint32(_TINY.view(np.uint32)))
+    absmax = jax.lax.bitcast_convert_type(absmax_bits, jnp.float32)
+    scaled = jnp.where(tail == 0, 0.0, ieee.divide(tail, absmax))  # 0 also where a backend flushes subnormals
     return _codes(jnp.clip(scaled, -1.0, 1.0), qtype), absmax[None]
 
 
@@ -117,7 +116,7 @@ def dequantize_4bit(
         rows, cols = shape
         out = values.reshape(rows, cols // block_size, block_size) * absmax[..., None]
         return out.reshape(shape).astype(dtype)
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     full = n // block_size * block_size
     flat = values[:n]
     parts = [(flat[:full].reshape(-1, block_size) * absmax[: full // block_size, None]).reshape(-1)]

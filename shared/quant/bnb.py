@@ -35,17 +35,17 @@ _NESTED_META_KEYS = ("nested_blocksize", "nested_dtype", "nested_offset")
 
 
 def to_bnb(q: QuantizedArray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The packed weight and the as_dict(packed=True) state of a QuantizedArray, byte for byte."""
+    """The packed weight and the as_dict(packed=True) state of a QuantizedArray, byte for byte (writable copies)."""
     if q.qtype not in BNB_QTYPES:
         raise ValueError(f"bitsandbytes serializes only {BNB_QTYPES}, not qtype {q.qtype!r}")
-    state = {"absmax": np.asarray(q.absmax).reshape(-1), "quant_map": codebooks.codebook(q.qtype)}
+    state = {"absmax": np.array(q.absmax).reshape(-1), "quant_map": codebooks.codebook(q.qtype)}
     meta: dict[str, Any] = {"quant_type": q.qtype, "blocksize": q.block_size, "dtype": q.dtype.name, "shape": q.shape}
     if q.double_quant:
-        state["nested_absmax"] = np.asarray(q.nested_absmax)
+        state["nested_absmax"] = np.array(q.nested_absmax)
         state["nested_quant_map"] = codebooks.dynamic_map()
         meta |= {"nested_blocksize": q.nested_block_size, "nested_dtype": "float32", "nested_offset": float(q.offset)}
     state[STATE_KEY_PREFIX + q.qtype] = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8).copy()
-    return np.asarray(q.packed).reshape(-1, 1), state
+    return np.array(q.packed).reshape(-1, 1), state
 
 
 def _require(ok: bool, field: str, message: str) -> None:
@@ -98,9 +98,10 @@ def from_bnb(packed: Any, state: dict[str, Any]) -> dict[str, Any]:
     meta_keys = _META_KEYS + (_NESTED_META_KEYS if nested else ())
     _require(sorted(meta) == sorted(meta_keys), key, f"expected keys {list(meta_keys)}, got {list(meta)}")
     tensor_keys = ["absmax", "quant_map"] + (["nested_absmax", "nested_quant_map"] if nested else []) + [key]
-    missing, unexpected = sorted(set(tensor_keys) - set(state)), sorted(set(state) - set(tensor_keys))
-    _require(not missing, missing[0] if missing else "", "missing")
-    _require(not unexpected, unexpected[0] if unexpected else "", "unexpected entry")
+    mismatched = sorted(set(tensor_keys) ^ set(state))
+    if mismatched:
+        field = mismatched[0]
+        raise ValueError(f"bitsandbytes state field {field!r}: {'unexpected' if field in state else 'missing'}")
 
     _require(meta["quant_type"] == qtype, "quant_type", f"{meta['quant_type']!r} disagrees with entry {key!r}")
     block_size = meta["blocksize"]

@@ -8,7 +8,8 @@ Every table here is byte-identical with bitsandbytes 0.50 (`bitsandbytes.functio
 * FP4: bitsandbytes' 4-bit float with 1 sign, 2 exponent and 1 mantissa bit, in its code (bit-pattern) order.
 * INT4: symmetric integers -7..7 scaled by 1/7. bitsandbytes 0.50.2 lists this table in `get_4bit_type("int4")`
   but cannot build it (the integer list fails its in-place float division) and `quantize_4bit` rejects "int4";
-  we use the table it lists, in its order: code i holds (7 - i)/7 for i < 8 and -(i - 8)/7 for i >= 8.
+  we use the table it lists, in its order: code i holds (7 - i)/7 for i < 8 and -(i - 8)/7 for i >= 8 (code 8 is a
+  second zero).
 * The signed 8-bit dynamic map of `create_dynamic_map(signed=True)` (Dettmers 2016, "8-Bit Approximations for
   Parallelism in Deep Learning"), which quantizes the absmax statistics in double quantization (QLoRA §3).
 
@@ -81,19 +82,20 @@ def _fp4_map() -> np.ndarray:
 
     Bit 3 is the sign; of the low three bits, bits 2-1 are the exponent e and bit 0 the mantissa m. For e > 0 the
     magnitude is (1 + m/2) * 2^(4 - e) (e=1 -> 8, 12; e=2 -> 4, 6; e=3 -> 2, 3); e = 0 is subnormal, m * 0.0625.
-    bnb normalises by the largest magnitude (12) in float32.
+    bnb normalises by the largest magnitude (12) in float32. Its table lists the negative zero (code 8) as the
+    integer -0, so the stored value is +0.0.
     """
     magnitudes = []
     for bits in range(8):
         exponent, mantissa = bits >> 1, bits & 1
         magnitudes.append(mantissa * 0.0625 if exponent == 0 else (1 + mantissa / 2) * 2.0 ** (4 - exponent))
-    table = np.array(magnitudes + [-m for m in magnitudes], dtype=_F32)
+    table = np.array(magnitudes + [0.0 - m for m in magnitudes], dtype=_F32)
     return table / np.abs(table).max()
 
 
 def _int4_map() -> np.ndarray:
-    """Symmetric INT4: the table bnb lists for "int4" ([7, 6, ..., 0, -0, -1, ..., -7]) divided by 7."""
-    table = np.array([7 - i for i in range(8)] + [-float(i) for i in range(8)], dtype=_F32)
+    """Symmetric INT4: the integers bnb lists for "int4" ([7, 6, ..., 0, -0, -1, ..., -7]) divided by 7."""
+    table = np.array([7 - i for i in range(8)] + [-i for i in range(8)], dtype=_F32)
     return table / _F32(7)
 
 
@@ -126,10 +128,11 @@ def _decision_bounds(qtype: str) -> tuple[np.ndarray, np.ndarray]:
 def decision_bounds(qtype: str) -> tuple[np.ndarray, np.ndarray]:
     """Nearest-code rounding as bitsandbytes' CPU `quantize_4bit` does it (the default backend's kernel).
 
-    Returns (bounds, order): `order` sorts the codebook by value (stable, so of FP4's +0/-0 pair code 0 sorts
+    Returns (bounds, order): `order` sorts the codebook by value (stable: of two equal zeros the lower code sorts
     first), `bounds` are the 15 float32 midpoints (a + b) / 2 between neighbours in that order. A scaled value x
     gets the code `order[k]`, with k the number of bounds strictly below x (`torch.bucketize`, right=False): a value
-    exactly on a midpoint rounds down. FP4 thus maps (0, 0.0026] to code 8 (-0) and [-0.0026, 0] to code 0 (+0).
+    exactly on a midpoint rounds down. The codebooks with two zeros (FP4: codes 0 and 8, INT4: 7 and 8) therefore
+    send (0, m/2] to code 8 and (-m/2, 0] to the other zero, m being the smallest nonzero magnitude.
     """
     check_qtype(qtype)
     bounds, order = _decision_bounds(qtype)

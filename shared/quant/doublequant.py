@@ -10,8 +10,9 @@ scaled value v = x * (1 / block_absmax), clamped to [-1, 1], to a 65536-entry lo
 index = uint16((v + 1) * 0.5 * 65535 + 0.5), whose entry i holds the code nearest to -1 + 2i / 65535 (ties to the
 lower code). As a function of v that is a monotone step function, so we precompute, in numpy with bnb's float32
 arithmetic, the 255 smallest float32 values at which the code steps up (`code_thresholds`), and quantize in JAX by
-counting thresholds <= v: comparisons only, hence the same bits on every backend. A block whose absmax is 0 gets
-all codes 0, as in bnb.
+counting thresholds <= v: comparisons only, hence the same bits on every backend. (The thresholds come out the
+same whether or not bnb's compiler fuses `* 65535 + 0.5` into one FMA.) A block whose absmax is 0 gets all codes
+0, as in bnb.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def quantize_statistics(absmax: jax.Array, offset: jax.Array) -> tuple[jax.Array
     padded = jnp.pad(centred, (0, blocks * NESTED_BLOCK_SIZE - n)).reshape(blocks, NESTED_BLOCK_SIZE)
     nested = jnp.max(jnp.abs(padded), axis=1)  # the zero padding never raises a block's max
     scaled = padded * (1.0 / nested)[:, None]
-    codes = jnp.searchsorted(jnp.asarray(_thresholds()), scaled, side="right", method="compare_all")
+    codes = jnp.searchsorted(jnp.asarray(_thresholds()), scaled, side="right", method="scan_unrolled")
     codes = jnp.where((nested == 0)[:, None], 0, codes).astype(jnp.uint8)
     return codes.reshape(-1)[:n], nested
 
