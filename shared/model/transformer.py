@@ -23,27 +23,39 @@ import jax.numpy as jnp
 from flax import nnx
 
 from shared.model.config import ModelConfig
+from shared.quant import QuantizedArray
 
 _NEG_INF = -1e30  # finite, so a fully masked row (a padding query) gives a uniform softmax instead of NaN
 
 
 def linear(x: jax.Array, weight, bias=None) -> jax.Array:
-    """x @ weight.T (+ bias) for a weight in [out, in] layout, computed in x's dtype with float32 accumulation."""
-    y = jax.lax.dot_general(x, weight.astype(x.dtype), (((x.ndim - 1,), (1,)), ((), ())),
-                            preferred_element_type=jnp.float32).astype(x.dtype)
+    """x @ weight.T (+ bias) for a weight in [out, in] layout, computed in x's dtype with float32 accumulation.
+
+    A 4-bit `QuantizedArray` weight goes through `shared.kernels.matmul_4bit` (fused dequantize-and-multiply).
+    """
+    if isinstance(weight, QuantizedArray):
+        from shared.kernels import matmul_4bit  # imported on first use: kernels import the quant package
+
+        y = matmul_4bit(x, weight)
+    else:
+        y = jax.lax.dot_general(x, weight.astype(x.dtype), (((x.ndim - 1,), (1,)), ((), ())),
+                                preferred_element_type=jnp.float32).astype(x.dtype)
     return y if bias is None else y + bias.astype(x.dtype)
 
 
 class Linear(nnx.Module):
-    """A projection with its weight in [out_features, in_features] layout."""
+    """A projection with its weight in [out_features, in_features] layout (float or a 4-bit QuantizedArray), and an
+    optional low-rank adapter (`lora`, attached by `shared.lora.apply_lora`) added to its output."""
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool, param_dtype, rngs: nnx.Rngs):
         init = nnx.initializers.normal(0.02)
         self.weight = nnx.Param(init(rngs.params(), (out_features, in_features), param_dtype))
         self.bias = nnx.Param(jnp.zeros((out_features,), param_dtype)) if bias else None
+        self.lora = nnx.data(None)  # data, not static: apply_lora attaches a module here later
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return linear(x, self.weight[...], None if self.bias is None else self.bias[...])
+        y = linear(x, self.weight.get_value(), None if self.bias is None else self.bias[...])
+        return y if self.lora is None else y + self.lora(x)
 
 
 class Norm(nnx.Module):
