@@ -1,0 +1,184 @@
+"""One W&B run per training or evaluation run, plus `metrics.jsonl`, and neither can stop the run.
+
+`Tracker(workdir, project=..., config=...)` opens a Weights & Biases run with the config, the git commit and the
+hardware recorded. The mode is chosen once:
+  * `WANDB_MODE` from the environment when set ("online", "offline", "disabled");
+  * otherwise "online" when an API key is available (WANDB_API_KEY or ~/.netrc) and "offline" when not.
+If starting the run fails (no network, a W&B outage), it retries offline, then carries on without W&B; every W&B
+call after that is guarded the same way, and each failure is reported once as a warning.
+The W&B run id is kept in `workdir/wandb_run_id`, so a resumed training continues the same run.
+
+Every `log` also appends one JSON object per step to `workdir/metrics.jsonl` (flushed, so a killed run keeps what it
+logged); a write error (a full disk) is warned about once and logging carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import pathlib
+import platform
+import subprocess
+import warnings
+from typing import Any, Mapping
+
+log = logging.getLogger(__name__)
+
+
+def git_commit(repo: str | os.PathLike | None = None) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=repo or pathlib.Path(__file__).resolve().parents[2])
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def hardware() -> dict[str, Any]:
+    import jax
+
+    devices = jax.devices()
+    return {"platform": devices[0].platform, "device_kind": devices[0].device_kind, "device_count": len(devices),
+            "process_count": jax.process_count(), "host": platform.node(), "cpu_count": os.cpu_count(),
+            "jax": jax.__version__}
+
+
+def _has_api_key() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = pathlib.Path(os.environ.get("NETRC", pathlib.Path.home() / ".netrc"))
+    try:
+        return "api.wandb.ai" in netrc.read_text()
+    except OSError:
+        return False
+
+
+def choose_mode() -> str:
+    mode = os.environ.get("WANDB_MODE", "").strip().lower()
+    if mode in ("online", "offline", "disabled"):
+        return mode
+    if mode == "dryrun":
+        return "offline"
+    return "online" if _has_api_key() else "offline"
+
+
+def _jsonable(value):
+    if hasattr(value, "item") and getattr(value, "size", 2) == 1:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/inf; keep them visible as strings
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+class Tracker:
+    """Logs metrics to W&B (best effort) and to metrics.jsonl (always)."""
+
+    def __init__(self, workdir, *, project: str = "llm-repro", entity: str | None = None, name: str | None = None,
+                 tags=(), config: Mapping[str, Any] | None = None, job_type: str = "train", mode: str | None = None):
+        self.workdir = pathlib.Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.metrics_path = self.workdir / "metrics.jsonl"
+        self._warned: set[str] = set()
+        self.run = None
+        self._run_id: str | None = None
+        self.mode = mode or choose_mode()
+        record = {"config": dict(config or {}), "git_commit": git_commit(), "hardware": hardware()}
+        if self.mode != "disabled":
+            self.run = self._start(project, entity, name, list(tags), record, job_type)
+
+    def _warn(self, what: str, error: BaseException):
+        if what not in self._warned:
+            self._warned.add(what)
+            warnings.warn(f"tracking: {what} failed ({type(error).__name__}: {error}); the run continues",
+                          RuntimeWarning, stacklevel=3)
+
+    def _start(self, project, entity, name, tags, record, job_type):
+        try:
+            import wandb
+        except ImportError as e:
+            self._warn("importing wandb", e)
+            return None
+        id_file = self.workdir / "wandb_run_id"
+        run_id = id_file.read_text().strip() if id_file.is_file() else None
+        for mode in dict.fromkeys([self.mode, "offline"]):
+            try:
+                run = wandb.init(project=project, entity=entity, name=name, tags=tags, config=record,
+                                 job_type=job_type, dir=str(self.workdir), mode=mode, id=run_id, resume="allow",
+                                 settings=wandb.Settings(init_timeout=60, silent=True))
+                self.mode = mode
+                self._run_id = run.id
+                try:
+                    id_file.write_text(run.id + "\n")
+                except OSError as e:
+                    self._warn("saving the W&B run id", e)
+                return run
+            except Exception as e:  # noqa: BLE001 - W&B may fail in many ways; none may stop training
+                self._warn(f"starting W&B in {mode} mode", e)
+        self.mode = "disabled"
+        return None
+
+    @property
+    def run_id(self) -> str | None:
+        """The W&B run id (kept after `finish`), None when W&B is disabled."""
+        return self._run_id
+
+    def log(self, step: int, metrics: Mapping[str, Any]):
+        row = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
+        try:
+            with open(self.metrics_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+                f.flush()
+        except OSError as e:
+            self._warn(f"writing {self.metrics_path}", e)
+        if self.run is not None:
+            try:
+                self.run.log({k: v for k, v in row.items() if k != "step"}, step=int(step))
+            except Exception as e:  # noqa: BLE001
+                self._warn("W&B log", e)
+
+    def summary(self, values: Mapping[str, Any]):
+        if self.run is not None:
+            try:
+                self.run.summary.update({k: _jsonable(v) for k, v in values.items()})
+            except Exception as e:  # noqa: BLE001
+                self._warn("W&B summary", e)
+
+    def table(self, key: str, columns: list[str], rows: list[list[Any]]):
+        """A W&B table in the run summary (e.g. paper value and ours side by side)."""
+        if self.run is not None:
+            try:
+                import wandb
+
+                self.run.summary[key] = wandb.Table(columns=columns, data=[[_jsonable(v) for v in r] for r in rows])
+            except Exception as e:  # noqa: BLE001
+                self._warn("W&B table", e)
+
+    def finish(self):
+        if self.run is not None:
+            try:
+                self.run.finish()
+            except Exception as e:  # noqa: BLE001
+                self._warn("W&B finish", e)
+            self.run = None
+
+
+def read_metrics(workdir) -> list[dict]:
+    """The rows of workdir/metrics.jsonl (a torn last line from a killed run is ignored and reported)."""
+    path = pathlib.Path(workdir) / "metrics.jsonl"
+    rows = []
+    if not path.is_file():
+        return rows
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                log.warning("%s: ignoring a torn last line (the run was killed while writing it)", path)
+            else:
+                raise ValueError(f"{path}: line {i + 1} is not valid JSON") from None
+    return rows

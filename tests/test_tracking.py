@@ -1,0 +1,62 @@
+"""Tracking: an offline W&B run is really written; W&B or disk failures never stop the run."""
+import json
+import math
+
+import pytest
+
+from shared.tracking import Tracker, choose_mode, read_metrics
+
+
+def test_offline_run_and_metrics_jsonl(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    t = Tracker(tmp_path, project="test", name="unit", tags=["t"], config={"lr": 1e-4, "rank": 8})
+    assert t.mode == "offline" and t.run_id
+    t.log(1, {"loss": 2.5, "lr": 1e-4, "nan": math.nan})
+    t.log(2, {"loss": 2.25})
+    t.summary({"final_loss": 2.25})
+    t.table("paper_vs_ours", ["claim", "paper", "ours"], [["x", 1.0, 1.1]])
+    t.finish()
+    rows = read_metrics(tmp_path)
+    assert [r["step"] for r in rows] == [1, 2] and rows[0]["nan"] == "nan"
+    assert (tmp_path / "wandb").is_dir()  # the real client wrote its offline run files
+    run_files = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert run_files, list((tmp_path / "wandb").iterdir())
+    # a resumed run reuses the same W&B id
+    again = Tracker(tmp_path, project="test")
+    assert again.run_id == t.run_id
+    again.finish()
+
+
+def test_wandb_failure_does_not_stop_the_run(tmp_path, monkeypatch):
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setattr(wandb, "init", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("W&B is down")))
+    with pytest.warns(RuntimeWarning, match="W&B is down"):
+        t = Tracker(tmp_path, project="test")
+    assert t.mode == "disabled" and t.run is None
+    t.log(5, {"loss": 1.0})
+    assert read_metrics(tmp_path) == [{"step": 5, "loss": 1.0}]
+
+
+def test_disk_error_is_survived(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    t = Tracker(tmp_path)
+    t.metrics_path = tmp_path / "no_such_dir" / "metrics.jsonl"  # writing fails like a full disk would
+    with pytest.warns(RuntimeWarning, match="writing"):
+        t.log(1, {"loss": 1.0})
+    t.log(2, {"loss": 0.5})  # warned once, still running
+
+
+def test_torn_last_line_is_ignored(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 1.0}) + "\n{\"step\": 2, \"lo")
+    assert read_metrics(tmp_path) == [{"step": 1, "loss": 1.0}]
+
+
+def test_mode_choice(monkeypatch, tmp_path):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+    assert choose_mode() == "offline"
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    assert choose_mode() == "online"
