@@ -208,6 +208,7 @@ class Transformer(nnx.Module):
                           if c.pos == "learned" else None)
         self.layers = nnx.List([Block(c, param_dtype=param_dtype, rngs=rngs) for _ in range(c.n_layers)])
         self.final_norm = Norm(c.dim, kind=c.norm, eps=c.norm_eps, param_dtype=param_dtype)
+        self.remat: str | None = None  # a jax.checkpoint_policies name: recompute each block in the backward pass
         self.lm_head = None if c.tie_embeddings else Linear(c.dim, c.vocab_size, bias=False, param_dtype=param_dtype,
                                                             rngs=rngs)
 
@@ -221,8 +222,11 @@ class Transformer(nnx.Module):
             x = x + jnp.take(self.pos_embed[...], jnp.maximum(positions, 0), axis=0).astype(self.dtype)
         new_k, new_v = [], []
         for i, layer in enumerate(self.layers):
-            layer_cache = None if cache is None else (cache.k[i], cache.v[i])
-            x, (k, v) = layer(x, positions, layer_cache, None if cache is None else cache.pos)
+            args = (x, positions) if cache is None else (x, positions, (cache.k[i], cache.v[i]), cache.pos)
+            if self.remat is not None and cache is None:  # training: recompute the block in the backward pass
+                x, (k, v) = _remat(self.remat)(layer, *args)
+            else:
+                x, (k, v) = layer(*args)
             new_k.append(k)
             new_v.append(v)
         x = self.final_norm(x)
@@ -244,6 +248,16 @@ class Transformer(nnx.Module):
         """Logits [B, T, vocab] in float32, and the updated cache (None when called without one)."""
         x, cache = self.hidden(tokens, positions, cache)
         return self.head(x), cache
+
+
+def _remat(policy: str):
+    """A block call rematerialised under `jax.checkpoint_policies.<policy>` ("nothing_saveable" saves only the block
+    inputs, "dots_saveable" also keeps matmul outputs, ...)."""
+    try:
+        p = getattr(jax.checkpoint_policies, policy)
+    except AttributeError:
+        raise ValueError(f"unknown remat policy {policy!r}; see jax.checkpoint_policies") from None
+    return nnx.remat(lambda block, *args: block(*args), policy=p)
 
 
 def count_params(config: ModelConfig) -> int:
