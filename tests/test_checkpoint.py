@@ -1,0 +1,43 @@
+"""Orbax checkpoints: round trip, keep-last-K, and a corrupt newest checkpoint falls back to the previous one."""
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from shared.train.checkpoint import Checkpointer, abstract
+
+
+def _state(v):
+    return {"adapters": {"a": jnp.full((3, 4), v, jnp.float32), "b": jnp.arange(5.0) * v}, "count": jnp.int32(v)}
+
+
+def test_round_trip_and_keep_last(tmp_path):
+    ck = Checkpointer(tmp_path / "ckpt", max_to_keep=2)
+    for step in (10, 20, 30):
+        ck.save(step, _state(step), {"step": step, "data": {"epoch": 0, "index": step}})
+    ck.wait()
+    assert ck.steps() == [20, 30]
+    step, state, record = ck.restore_latest(abstract(_state(0)))
+    assert step == 30 and record["data"]["index"] == 30
+    jax.tree.map(np.testing.assert_array_equal, state, _state(30))
+    ck.close()
+
+
+def test_nothing_to_restore(tmp_path):
+    assert Checkpointer(tmp_path / "empty").restore_latest(abstract(_state(0))) is None
+
+
+def test_corrupt_latest_falls_back_with_a_warning(tmp_path):
+    ck = Checkpointer(tmp_path / "ckpt", max_to_keep=3, asynchronous=False)
+    ck.save(1, _state(1), {"step": 1})
+    ck.save(2, _state(2), {"step": 2})
+    ck.wait()
+    newest = tmp_path / "ckpt" / "2"
+    for f in [p for p in newest.rglob("*") if p.is_file() and p.stat().st_size > 0]:
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # truncate every file of the newest checkpoint
+    with pytest.warns(RuntimeWarning, match=r"ckpt/2 cannot be restored"):
+        step, state, record = Checkpointer(tmp_path / "ckpt").restore_latest(abstract(_state(0)))
+    assert step == 1 and record == {"step": 1}
+    jax.tree.map(np.testing.assert_array_equal, state, _state(1))
