@@ -1,0 +1,46 @@
+"""The memory planner: parts add up, quantized weights match QuantizedArray storage, LoRA counts match the formula."""
+import math
+
+import pytest
+
+from shared.model import PRESETS, count_params
+from shared.train.memory import Plan, activation_bytes, plan_memory
+
+
+def test_parts_add_up_and_offload_moves_the_optimizer():
+    c = PRESETS["tiny-llama"]
+    on_device = plan_memory(c, Plan(lora_rank=4, host_optimizer=False))
+    offloaded = plan_memory(c, Plan(lora_rank=4, host_optimizer=True))
+    assert on_device["total_bytes"] == sum(on_device["components"].values())
+    assert offloaded["total_bytes"] == on_device["total_bytes"] - on_device["components"]["optimizer"]
+    assert offloaded["host_components"]["optimizer"] == 8 * offloaded["trainable_params"]
+
+
+def test_lora_all_linear_count():
+    c = PRESETS["llama-7b"]
+    r = 64
+    per_layer = r * (4 * (c.dim + c.dim) + 2 * (c.dim + c.ffn_dim) + (c.ffn_dim + c.dim))
+    assert plan_memory(c, Plan(lora_rank=r))["trainable_params"] == c.n_layers * per_layer
+
+
+def test_quantized_weights_are_about_4_127_bits_for_projections():
+    c = PRESETS["tiny-llama"]
+    q = plan_memory(c, Plan(lora_rank=4))["components"]["base_weights"]
+    bf16 = plan_memory(c, Plan(quantize=None, lora_rank=4))["components"]["base_weights"]
+    proj = c.n_layers * (2 * c.dim * c.dim + 2 * c.dim * c.n_kv_heads * c.head_dim + 3 * c.dim * c.ffn_dim)
+    assert bf16 == 2 * count_params(c)
+    assert (bf16 - q) == pytest.approx(proj * (2 - 4.127 / 8), rel=2e-3)
+
+
+def test_remat_keeps_less():
+    c = PRESETS["llama-7b"]
+    assert activation_bytes(c, Plan(remat=True)) < activation_bytes(c, Plan(remat=False)) / 5
+
+
+def test_full_finetune_counts_every_parameter():
+    c = PRESETS["tiny-llama"]
+    r = plan_memory(c, Plan(quantize=None, full_finetune=True, host_optimizer=False))
+    n = count_params(c)
+    assert r["trainable_params"] == n
+    assert r["components"]["gradients"] == 2 * n and r["components"]["optimizer"] == 8 * n
+    assert math.isclose(r["components"]["base_weights"], 2 * n)
