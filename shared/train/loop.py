@@ -1,0 +1,165 @@
+"""The training loop, driven by an ml_collections config (see papers/qlora/configs/guanaco.py for the fields).
+
+Read top to bottom: build the model (from a checkpoint, optionally quantized while loading, or a random preset),
+attach LoRA, build the data iterator, the optimizer and the tracker; resume from the newest good checkpoint in
+`workdir/checkpoints` if there is one; then step, log, evaluate and checkpoint until `train.steps`.
+
+Exact resume: the checkpoint holds the adapters, the optimizer state, the dropout RNG state, the data iterator's
+position and the step, so rerunning the same command after a kill continues with exactly the batches and random
+numbers the uninterrupted run would have used (bitwise on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+import time
+from typing import Callable, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from tqdm import tqdm
+
+from shared.lora import LoRAParam, apply_lora, describe_trainable
+from shared.model import PRESETS, Transformer, from_pretrained
+from shared.tracking import Tracker
+from shared.train.checkpoint import Checkpointer, abstract
+from shared.train.optim import adamw, schedule, warmup_steps
+from shared.train.step import eval_step, train_step
+
+
+class Batches(Protocol):
+    """A resumable batch iterator: dicts of [B, T] arrays (input_ids, targets, loss_mask, positions)."""
+
+    def __next__(self) -> dict: ...
+    def state(self) -> dict: ...
+    def restore(self, state: dict) -> None: ...
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+def build_model(config):
+    """(Transformer, tokenizer or None) as the config says: `model.source` (checkpoint) or `model.preset` (random)."""
+    m = config.model
+    dtype = jnp.dtype(m.get("dtype", "float32"))
+    if m.get("source"):
+        loaded = from_pretrained(m.source, dtype=dtype, quantize=m.get("quantize"),
+                                 double_quant=m.get("double_quant", True))
+        return loaded.module, loaded.tokenizer
+    module = Transformer(PRESETS[m.preset], param_dtype=dtype, rngs=nnx.Rngs(config.seed))
+    if m.get("quantize"):
+        from shared.model.loading import quantize_hook
+
+        hook = quantize_hook(m.quantize, double_quant=m.get("double_quant", True))
+        for path, var in nnx.state(module, nnx.Param).flat_state():
+            name = ".".join(map(str, path))
+            value = hook(name, np.asarray(var.get_value(), np.float32), dtype)
+            var.set_value(value)
+    return module, None
+
+
+def _trainable(model, optimizer):
+    return {"adapters": nnx.state(model, LoRAParam), "optimizer": nnx.state(optimizer, nnx.OptState),
+            "rng": nnx.state(model, nnx.RngState)}
+
+
+def _set_trainable(model, optimizer, state):
+    nnx.update(model, state["adapters"])
+    nnx.update(model, state["rng"])
+    nnx.update(optimizer, state["optimizer"])
+
+
+def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[], list[dict]] | None]],
+          stop_after: int | None = None) -> dict:
+    """Trains as `config` says; returns the last logged metrics. `make_data(config, tokenizer)` gives the training
+    batches and optionally a function returning the evaluation batches. `stop_after` (tests) ends the process-level
+    run early, as a kill would, without a final checkpoint."""
+    workdir = pathlib.Path(workdir)
+    t = config.train
+    model, tokenizer = build_model(config)
+    lora = config.lora
+    apply_lora(model, targets=lora.targets, rank=lora.rank, alpha=lora.alpha, dropout=lora.dropout,
+               rngs=nnx.Rngs(params=config.seed, dropout=config.seed + 1))
+    model.remat = t.get("remat_policy")
+    print(describe_trainable(model))
+
+    batches, eval_batches = make_data(config, tokenizer)
+    lr = schedule(t.schedule, t.lr, t.steps, warmup_steps(t.steps, t.get("warmup_ratio", 0.0), t.get("warmup_steps")))
+    tx = adamw(lr, b1=t.get("adam_b1", 0.9), b2=t.get("adam_b2", 0.999), eps=t.get("adam_eps", 1e-8),
+               weight_decay=t.get("weight_decay", 0.0), max_grad_norm=t.get("max_grad_norm", 0.0),
+               accumulation=t.get("grad_accum", 1))
+    optimizer = nnx.Optimizer(model, tx, wrt=LoRAParam)
+
+    ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=t.get("keep_checkpoints", 3))
+    start = 0
+    restored = ckpt.restore_latest(abstract(_trainable(model, optimizer)))
+    if restored is not None:
+        start, state, record = restored
+        _set_trainable(model, optimizer, state)
+        batches.restore(record["data"])
+        print(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
+
+    tracker = Tracker(workdir, project=config.get("wandb_project", "llm-repro"), entity=config.get("wandb_entity"),
+                      name=config.get("name"), tags=list(config.get("tags", [])), config=config.to_dict())
+    micro = t.get("grad_accum", 1)
+    last: dict = {}
+    bar = tqdm(range(start, t.steps), initial=start, total=t.steps, desc="train", unit="step")
+    tick, tokens = time.perf_counter(), 0.0
+    for step in bar:
+        metrics = {}
+        for m in range(micro):
+            batch = next(batches)
+            metrics = train_step(model, optimizer, {k: jnp.asarray(v) for k, v in batch.items()})
+            loss = float(metrics["loss"])
+            if not math.isfinite(loss):
+                if t.get("skip_nonfinite", False):
+                    print(f"step {step + 1}: non-finite loss {loss} on micro-batch {m}; skipped")
+                    continue
+                raise NonFiniteLoss(f"step {step + 1}: loss is {loss} on micro-batch {m} (data position "
+                                    f"{batches.state()}); set train.skip_nonfinite=True to skip such batches")
+            tokens += float(metrics["tokens"])
+        done = step + 1
+        if done % t.get("log_every", 10) == 0 or done == t.steps:
+            now = time.perf_counter()
+            last = {"loss": float(metrics["loss"]), "lr": float(lr(done)), "grad_norm": float(metrics["grad_norm"]),
+                    "tokens_per_sec": tokens / max(now - tick, 1e-9), "peak_memory_bytes": _peak_memory()}
+            tracker.log(done, last)
+            bar.set_postfix(loss=f"{last['loss']:.4f}")
+            tick, tokens = now, 0.0
+        if eval_batches is not None and (done % t.get("eval_every", 10**9) == 0 or done == t.steps):
+            ev = evaluate(model, eval_batches())
+            tracker.log(done, ev)
+            last.update(ev)
+        if done % t.get("checkpoint_every", 100) == 0 or done == t.steps:
+            ckpt.save(done, _trainable(model, optimizer), {"step": done, "data": batches.state()})
+        if stop_after is not None and done >= stop_after:
+            break
+    ckpt.close()
+    tracker.summary(last)
+    tracker.finish()
+    return last
+
+
+def evaluate(model, batches) -> dict:
+    """Token-weighted loss and perplexity over the evaluation batches."""
+    total = tokens = 0.0
+    for batch in batches:
+        out = eval_step(model, {k: jnp.asarray(v) for k, v in batch.items()})
+        total += float(out["loss_sum"])
+        tokens += float(out["tokens"])
+    loss = total / max(tokens, 1.0)
+    return {"eval_loss": loss, "eval_perplexity": math.exp(min(loss, 50.0)), "eval_tokens": tokens}
+
+
+def _peak_memory() -> int:
+    """Peak accelerator memory in use; on CPU (no device statistics), the process's peak resident memory."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "peak_bytes_in_use" in stats:
+        return int(stats["peak_bytes_in_use"])
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
