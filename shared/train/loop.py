@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import pathlib
 import time
+import warnings
 from typing import Callable, Protocol
 
 import jax
@@ -93,6 +94,9 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
                weight_decay=t.get("weight_decay", 0.0), max_grad_norm=t.get("max_grad_norm", 0.0),
                accumulation=t.get("grad_accum", 1))
     optimizer = nnx.Optimizer(model, tx, wrt=LoRAParam)
+    if t.get("host_optimizer") and jax.default_backend() != "cpu":
+        warnings.warn("train.host_optimizer is not implemented yet: the optimizer state stays in device memory",
+                      RuntimeWarning, stacklevel=2)
 
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=t.get("keep_checkpoints", 3))
     start = 0

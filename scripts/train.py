@@ -1,0 +1,32 @@
+"""Train as a config file says (big_vision style: the config's docstring gives command, hardware, time, result).
+
+    python -m scripts.train --config papers/qlora/configs/guanaco.py:smoke --workdir /tmp/guanaco-smoke
+    python -m scripts.train --config papers/qlora/configs/guanaco.py:65b --workdir DIR \
+        --config.model.source=/models/llama-65b --config.train.steps=100
+
+Rerunning the same command on a workdir with a checkpoint resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from shared.train.data import make_data
+from shared.train.loop import train
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py:VARIANT", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "checkpoints, metrics.jsonl and the W&B run go here", required=True)
+
+
+def main(argv):
+    del argv
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # Orbax logs every file it touches at INFO
+    last = train(_CONFIG.value, _WORKDIR.value, make_data=make_data)
+    print({k: round(v, 4) if isinstance(v, float) else v for k, v in last.items()})
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("config")
+    app.run(main)
