@@ -28,11 +28,11 @@ warns on an accelerator); the memory planner reports both placements. Adapters a
 
 import ml_collections
 
-SIZES = {  # the per-size differences of the four scripts
-    "7b": dict(source="huggyllama/llama-7b", lr=2e-4, dropout=0.1, save=500),
-    "13b": dict(source="huggyllama/llama-13b", lr=2e-4, dropout=0.05, save=500),
-    "33b": dict(source="huggyllama/llama-30b", lr=1e-4, dropout=0.05, save=200),
-    "65b": dict(source="huggyllama/llama-65b", lr=1e-4, dropout=0.05, save=200),
+SIZES = {  # the per-size differences of the four scripts (preset: our architecture of that checkpoint)
+    "7b": dict(source="huggyllama/llama-7b", preset="llama-7b", lr=2e-4, dropout=0.1, save=500),
+    "13b": dict(source="huggyllama/llama-13b", preset="llama-13b", lr=2e-4, dropout=0.05, save=500),
+    "33b": dict(source="huggyllama/llama-30b", preset="llama-33b", lr=1e-4, dropout=0.05, save=200),
+    "65b": dict(source="huggyllama/llama-65b", preset="llama-65b", lr=1e-4, dropout=0.05, save=200),
 }
 
 
@@ -48,7 +48,7 @@ def get_config(arg: str = "smoke") -> ml_collections.ConfigDict:
 
     c.model = ml_collections.ConfigDict()
     c.model.source = ""  # a Hugging Face directory, a .gguf file or an installed model name
-    c.model.preset = ""  # a random model of this preset when no source is given (tests)
+    c.model.preset = ""  # the architecture (memory planning); a random model of it when there is no source (tests)
     c.model.quantize = "nf4"
     c.model.double_quant = True
     c.model.dtype = "bfloat16"
@@ -74,12 +74,12 @@ def get_config(arg: str = "smoke") -> ml_collections.ConfigDict:
 
     if arg in SIZES:
         s = SIZES[arg]
-        c.model.source = s["source"]
+        c.model.source, c.model.preset = s["source"], s["preset"]
         c.train.lr = s["lr"]
         c.lora.dropout = s["dropout"]
         c.train.checkpoint_every = s["save"]
     elif arg == "smoke":
-        c.model.source = "smollm2-135m-instruct"
+        c.model.source, c.model.preset = "smollm2-135m-instruct", "smollm2-135m"
         c.model.dtype = "float32"  # XLA's CPU bf16 matmuls are slow; the recipe is otherwise unchanged
         c.lora.rank, c.lora.alpha = 8, 16.0
         c.data.target_max_len = 256

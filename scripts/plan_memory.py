@@ -1,0 +1,55 @@
+"""Memory of a fine-tuning config, without allocating weights: base weights as stored, adapters, gradients,
+optimizer state, activations, total.
+
+    python -m scripts.plan_memory --config papers/qlora/configs/guanaco.py:65b [--json OUT]
+
+JSON: {"total_bytes": int, "components": {name: bytes}, "host_components": {...}, ...}.
+"""
+
+from __future__ import annotations
+
+import json
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from shared.model import PRESETS
+from shared.train.memory import Plan, plan_memory
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py:VARIANT")
+_JSON = flags.DEFINE_string("json", None, "write the plan here")
+
+
+def plan_from_config(c) -> Plan:
+    d, t = c.data, c.train
+    return Plan(quantize=c.model.get("quantize") or None, double_quant=c.model.get("double_quant", True),
+                storage_dtype=c.model.get("dtype", "bfloat16"), lora_targets=c.lora.targets, lora_rank=c.lora.rank,
+                batch=d.batch_size, seq_len=d.source_max_len + d.target_max_len,
+                remat=bool(t.get("remat_policy")), host_optimizer=bool(t.get("host_optimizer", False)))
+
+
+def main(argv):
+    del argv
+    c = _CONFIG.value
+    if not c.model.get("preset"):
+        raise SystemExit(f"{c.name}: config has no model.preset (the architecture to plan for)")
+    result = plan_memory(PRESETS[c.model.preset], plan_from_config(c))
+    gb = lambda b: f"{b / 1e9:9.2f} GB"
+    print(f"{c.name}: {c.model.preset}, trainable {result['trainable_params']:,}")
+    for name, b in result["components"].items():
+        print(f"  {name:>13} {gb(b)}")
+    for name, b in result["host_components"].items():
+        print(f"  {name:>13} {gb(b)}  (host memory)")
+    print(f"  {'device total':>13} {gb(result['total_bytes'])}")
+    if result["host_components"]:
+        print("  note: optimizer offload to host (train.host_optimizer) is planned but not implemented yet; today "
+              "the optimizer state stays on the device")
+    if _JSON.value:
+        with open(_JSON.value, "w") as f:
+            json.dump(result, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("config")
+    app.run(main)
