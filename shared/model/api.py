@@ -10,7 +10,8 @@ import numpy as np
 
 from shared.model.config import ModelConfig
 from shared.model.generate import Sampling, generate
-from shared.model.loading import DEFAULT_MODEL, TensorHook, default_hook, load_gguf, load_hf, resolve_source
+from shared.model.loading import (DEFAULT_MODEL, TensorHook, default_hook, load_gguf, load_hf, quantize_hook,
+                                  resolve_source)
 from shared.model.transformer import Transformer
 
 
@@ -61,14 +62,20 @@ class PretrainedModel:
 
 
 def from_pretrained(source: str | pathlib.Path = DEFAULT_MODEL, *, dtype=jnp.float32, quantize: str | None = None,
+                    double_quant: bool = True, block_size: int = 64,
                     on_tensor: TensorHook | None = None) -> PretrainedModel:
     """Loads an installed model by name ("smollm2-135m-instruct"), a Hugging Face directory or a .gguf file.
 
-    Weights stream in one tensor at a time through `on_tensor` (default: convert to `dtype`).
+    Weights stream in one tensor at a time through `on_tensor` (default: convert to `dtype`). With
+    `quantize="nf4"|"fp4"|"int4"` every linear projection weight is quantized as it streams in (QLoRA: block 64,
+    double quantization on by default); embeddings, norms and the output head stay in `dtype`.
     """
+    if quantize is not None and on_tensor is not None:
+        raise ValueError("from_pretrained: pass either quantize= or on_tensor=, not both")
     if quantize is not None:
-        raise NotImplementedError("from_pretrained(quantize=...) is not available yet (issue 3: shared.quant)")
-    hook = on_tensor or default_hook
+        hook = quantize_hook(quantize, block_size=block_size, double_quant=double_quant)
+    else:
+        hook = on_tensor or default_hook
     path = resolve_source(source)
     from shared.model.tokenizer import load_tokenizer
 

@@ -26,6 +26,9 @@ from shared.model.gguf_io import GGUFFile
 from shared.model.hf import Path, Rule, path_str
 from shared.model.safetensors_io import CheckpointError, iter_tensors, save_file
 from shared.model.transformer import Transformer
+from shared.quant import QuantizedArray
+
+BNB_STATE_KEYS = ("absmax", "quant_map", "nested_absmax", "nested_quant_map")
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
@@ -38,6 +41,26 @@ TensorHook = Callable[[str, np.ndarray, jnp.dtype], object]
 
 def default_hook(path: str, array: np.ndarray, dtype) -> jax.Array:
     return jnp.asarray(array, dtype=dtype)
+
+
+def is_projection(path: str) -> bool:
+    """The linear projection weights inside the blocks: what QLoRA stores in 4 bits (embeddings, norms, biases and
+    the output head stay in 16 bits)."""
+    parts = path.split(".")
+    return len(parts) == 5 and parts[0] == "layers" and parts[2] in ("attn", "mlp") and parts[4] == "weight"
+
+
+def quantize_hook(qtype: str = "nf4", *, block_size: int = 64, double_quant: bool = True) -> TensorHook:
+    """A hook that quantizes each projection weight as it streams in (on the default device), so the model never
+    exists in 16 bits at once. The weight is first cast to the load dtype, as bitsandbytes quantizes what it loads."""
+    from shared.quant import quantize
+
+    def hook(path: str, array: np.ndarray, dtype):
+        if not is_projection(path):
+            return default_hook(path, array, dtype)
+        return quantize(jnp.asarray(array, dtype=dtype), qtype, block_size, double_quant, name=path)
+
+    return hook
 
 
 def resolve_source(source: str | pathlib.Path) -> pathlib.Path:
@@ -84,6 +107,9 @@ def assemble(config: ModelConfig, rules: list[Rule], tensors: Iterable[tuple[str
                 continue
             raise CheckpointError(f"{where}: unexpected tensor {name!r} for a {config.arch} model with this config")
         array = read()
+        if isinstance(array, QuantizedArray):  # a pre-quantized (bitsandbytes 4-bit) weight: stored as it is
+            _place_quantized(array, rule, expected, values, where)
+            continue
         if array.dtype.kind != "f" and array.dtype != ml_dtypes.bfloat16:
             raise CheckpointError(f"{where}: tensor {name!r} has dtype {array.dtype}, expected a floating-point "
                                   "weight (float32, float16 or bfloat16)")
@@ -111,10 +137,56 @@ def assemble(config: ModelConfig, rules: list[Rule], tensors: Iterable[tuple[str
     return nnx.merge(graphdef, nnx.State.from_flat_path(flat))
 
 
+def _place_quantized(q: QuantizedArray, rule: Rule, expected: dict, values: dict, where: str):
+    if len(rule.targets) != 1 or rule.transpose or rule.transform is not None:
+        raise CheckpointError(f"{where}: tensor {rule.source!r} is 4-bit quantized, but this architecture stores it in "
+                              "another layout (transposed or fused), which pre-quantized loading does not support")
+    target = rule.targets[0]
+    want = tuple(expected[target].shape)
+    if tuple(q.shape) != want:
+        raise CheckpointError(f"{where}: quantized tensor {rule.source!r} has shape {list(q.shape)} but the config "
+                              f"needs {list(want)} for {path_str(target)}")
+    if target in values:
+        raise CheckpointError(f"{where}: tensor {rule.source!r} appears twice")
+    values[target] = q
+
+
+def _bnb_groups(names: Iterable[str]) -> dict[str, dict[str, str]]:
+    """bitsandbytes 4-bit checkpoints store `X.weight` (packed codes) beside `X.weight.absmax`, `.quant_map`,
+    `.nested_absmax`, `.nested_quant_map` and `.quant_state.bitsandbytes__<type>`: base name -> {state key: name}."""
+    groups: dict[str, dict[str, str]] = {}
+    for name in names:
+        for key in BNB_STATE_KEYS:
+            if name.endswith("." + key):
+                groups.setdefault(name[: -len(key) - 1], {})[key] = name
+        if ".quant_state.bitsandbytes__" in name:
+            base, _, kind = name.partition(".quant_state.")
+            groups.setdefault(base, {})["quant_state." + kind] = name
+    return groups
+
+
 def load_hf(directory, *, dtype=jnp.float32, on_tensor: TensorHook = default_hook) -> Transformer:
+    """Loads a Hugging Face checkpoint directory (float weights, or bitsandbytes 4-bit weights kept quantized)."""
     config = hf.read_config(directory)
-    stream = ((hf.normalize_name(name, config), str(path), (lambda f=f, n=name: f.read(n)))
-              for name, path, f in iter_tensors(directory))
+    entries = {name: (path, f) for name, path, f in iter_tensors(directory)}
+    groups = _bnb_groups(entries)
+    parts = {n for g in groups.values() for n in g.values()}
+
+    def reader(name):
+        path, f = entries[name]
+        if name not in groups:
+            return lambda: f.read(name)
+
+        def read_quantized():
+            state = {key: entries[n][1].read(n) for key, n in groups[name].items()}
+            try:
+                return QuantizedArray.from_bnb(f.read(name), state)
+            except ValueError as e:
+                raise CheckpointError(f"{path}: 4-bit tensor {name!r}: {e}") from None
+        return read_quantized
+
+    stream = ((hf.normalize_name(name, config), str(path), reader(name))
+              for name, (path, f) in entries.items() if name not in parts)
     return assemble(config, hf.hf_rules(config), stream, dtype=dtype, on_tensor=on_tensor,
                     is_buffer=lambda n: hf.is_buffer(n, config))
 
