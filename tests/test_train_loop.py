@@ -65,3 +65,26 @@ def test_stopped_run_resumes_to_identical_losses(tmp_path, monkeypatch):
         assert r["step"] not in cut or cut[r["step"]] == r["loss"]
         cut[r["step"]] = r["loss"]
     assert cut == full  # bitwise on CPU
+
+
+def test_export_adapter_of_the_newest_checkpoint(tmp_path, monkeypatch):
+    from flax import nnx
+
+    from shared.lora import export_peft, import_peft, lora_state
+    from shared.model import PRESETS, Transformer
+    from shared.model.safetensors_io import SafetensorsFile
+    from shared.train.loop import restore_adapters
+
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    config = _config(steps=10)
+    train(config, tmp_path, make_data=_data)
+    step, model = restore_adapters(tmp_path)
+    assert step == 10
+    out = export_peft(model, tmp_path / "peft")
+    f = SafetensorsFile(out / "adapter_model.safetensors")
+    assert len(f.names) == 2 * 7 * PRESETS["tiny-llama"].n_layers  # A and B of every projection of every layer
+    assert any(np.abs(f.read(n)).max() > 0 for n in f.names if "lora_B" in n)  # trained: B left zero
+    back = import_peft(Transformer(PRESETS["tiny-llama"], rngs=nnx.Rngs(9)), out)
+    for (pa, a), (pb, b) in zip(lora_state(model).flat_state(), lora_state(back).flat_state()):
+        assert pa == pb
+        np.testing.assert_array_equal(np.asarray(a.get_value()), np.asarray(b.get_value()))

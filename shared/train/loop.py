@@ -11,6 +11,7 @@ numbers the uninterrupted run would have used (bitwise on CPU).
 
 from __future__ import annotations
 
+import json
 import math
 import pathlib
 import time
@@ -19,7 +20,6 @@ from typing import Callable, Protocol
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import nnx
 from tqdm import tqdm
 
@@ -57,10 +57,62 @@ def build_model(config):
 
         hook = quantize_hook(m.quantize, double_quant=m.get("double_quant", True))
         for path, var in nnx.state(module, nnx.Param).flat_state():
-            name = ".".join(map(str, path))
-            value = hook(name, np.asarray(var.get_value(), np.float32), dtype)
-            var.set_value(value)
+            var.set_value(hook(".".join(map(str, path)), var.get_value(), dtype))
     return module, None
+
+
+def architecture(config):
+    """The ModelConfig a training config trains, read from its preset or its source's metadata (no weights)."""
+    from shared.model import hf
+    from shared.model.gguf_io import GGUFFile
+    from shared.model.loading import resolve_source
+
+    m = config.model
+    if m.get("preset"):
+        return PRESETS[m.preset]
+    path = resolve_source(m.source)
+    return hf.read_config(path) if path.is_dir() else GGUFFile(path).config
+
+
+def attach_lora(model, config):
+    lora = config.lora
+    return apply_lora(model, targets=lora.targets, rank=lora.rank, alpha=lora.alpha, dropout=lora.dropout,
+                      rngs=nnx.Rngs(params=config.seed, dropout=config.seed + 1))
+
+
+def make_optimizer(model, config):
+    """The optimizer and its learning-rate schedule, as `config.train` says."""
+    t = config.train
+    lr = schedule(t.schedule, t.lr, t.steps, warmup_steps(t.steps, t.get("warmup_ratio", 0.0), t.get("warmup_steps")))
+    tx = adamw(lr, b1=t.get("adam_b1", 0.9), b2=t.get("adam_b2", 0.999), eps=t.get("adam_eps", 1e-8),
+               weight_decay=t.get("weight_decay", 0.0), max_grad_norm=t.get("max_grad_norm", 0.0),
+               accumulation=t.get("grad_accum", 1))
+    return nnx.Optimizer(model, tx, wrt=LoRAParam), lr
+
+
+def restore_adapters(workdir) -> tuple[int, object]:
+    """The model of a training workdir (abstract base weights: nothing is loaded) with the adapters of its newest
+    good checkpoint, and that checkpoint's step. For exporting adapters."""
+    import ml_collections
+
+    workdir = pathlib.Path(workdir)
+    cfg_path = workdir / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{workdir}: no config.json (not a training workdir of scripts.train)")
+    config = ml_collections.ConfigDict(json.loads(cfg_path.read_text()))
+
+    def build():
+        model = Transformer(architecture(config), rngs=nnx.Rngs(0))  # adapters' shapes need no base weights
+        attach_lora(model, config)
+        return model, make_optimizer(model, config)[0]
+
+    model, optimizer = nnx.eval_shape(build)
+    restored = Checkpointer(workdir / "checkpoints").restore_latest(abstract(_trainable(model, optimizer)))
+    if restored is None:
+        raise FileNotFoundError(f"{workdir / 'checkpoints'}: no checkpoint to export")
+    step, state, _ = restored
+    nnx.update(model, state["adapters"])
+    return step, model
 
 
 def _trainable(model, optimizer):
@@ -80,20 +132,16 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
     batches and optionally a function returning the evaluation batches. `stop_after` (tests) ends the process-level
     run early, as a kill would, without a final checkpoint."""
     workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")  # for export_adapter
     t = config.train
     model, tokenizer = build_model(config)
-    lora = config.lora
-    apply_lora(model, targets=lora.targets, rank=lora.rank, alpha=lora.alpha, dropout=lora.dropout,
-               rngs=nnx.Rngs(params=config.seed, dropout=config.seed + 1))
+    attach_lora(model, config)
     model.remat = t.get("remat_policy")
     print(describe_trainable(model))
 
     batches, eval_batches = make_data(config, tokenizer)
-    lr = schedule(t.schedule, t.lr, t.steps, warmup_steps(t.steps, t.get("warmup_ratio", 0.0), t.get("warmup_steps")))
-    tx = adamw(lr, b1=t.get("adam_b1", 0.9), b2=t.get("adam_b2", 0.999), eps=t.get("adam_eps", 1e-8),
-               weight_decay=t.get("weight_decay", 0.0), max_grad_norm=t.get("max_grad_norm", 0.0),
-               accumulation=t.get("grad_accum", 1))
-    optimizer = nnx.Optimizer(model, tx, wrt=LoRAParam)
+    optimizer, lr = make_optimizer(model, config)
     if t.get("host_optimizer") and jax.default_backend() != "cpu":
         warnings.warn("train.host_optimizer is not implemented yet: the optimizer state stays in device memory",
                       RuntimeWarning, stacklevel=2)
