@@ -1,0 +1,55 @@
+"""Run in a subprocess with 8 simulated CPU devices (tests/test_sharding.py): sharded steps = single-device steps.
+
+    python tests/sharded_step_check.py DATA FSDP TENSOR
+"""
+import os
+import sys
+
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+os.environ["JAX_PLATFORMS"] = "cpu"
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+from flax import nnx  # noqa: E402
+
+from shared.lora import LoRAParam, apply_lora  # noqa: E402
+from shared.model import PRESETS, Transformer  # noqa: E402
+from shared.model.loading import quantize_hook  # noqa: E402
+from shared.train import train_step  # noqa: E402
+from shared.train.data import SyntheticBatches  # noqa: E402
+from shared.train.sharding import make_mesh, shard_batch, shard_model  # noqa: E402
+
+
+def run(mesh, quantized):
+    model = Transformer(PRESETS["tiny-llama"], rngs=nnx.Rngs(0))
+    if quantized:
+        hook = quantize_hook("nf4")
+        for path, var in nnx.state(model, nnx.Param).flat_state():
+            var.set_value(hook(".".join(map(str, path)), var.get_value(), np.float32))
+    apply_lora(model, targets="all", rank=4, alpha=8, rngs=nnx.Rngs(params=1, dropout=2))
+    if mesh is not None:
+        shard_model(model, mesh)
+    # SGD: updates linear in the gradients. (Adam's first steps divide by |g|: where a gradient is exactly 0 on one
+    # device, e.g. LoRA A while B = 0, a sharded reduction's 1e-9 rounding becomes a visible update.)
+    opt = nnx.Optimizer(model, optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.5)), wrt=LoRAParam)
+    data = SyntheticBatches(seed=0, batch=8, seq_len=16, vocab=256, prompt_len=4)
+    losses = []
+    for _ in range(3):
+        batch = next(data)
+        if mesh is not None:
+            batch = shard_batch(batch, mesh)
+        losses.append(float(train_step(model, opt, batch)["loss"]))
+    return losses, jax.tree.map(np.asarray, nnx.state(model, LoRAParam))
+
+
+assert len(jax.devices()) == 8
+for quantized in (False, True):
+    ref_losses, ref_adapters = run(None, quantized)
+    data_, fsdp_, tensor_ = (int(a) for a in sys.argv[1:4])
+    mesh = make_mesh(data=data_, fsdp=fsdp_, tensor=tensor_)
+    losses, adapters = run(mesh, quantized)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), adapters, ref_adapters)
+    print(f"quantized={quantized}: sharded losses {losses} == single-device {ref_losses}")
+print("OK")
