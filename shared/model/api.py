@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import jax
@@ -10,8 +11,8 @@ import numpy as np
 
 from shared.model.config import ModelConfig
 from shared.model.generate import Sampling, generate
-from shared.model.loading import (DEFAULT_MODEL, TensorHook, default_hook, load_gguf, load_hf, quantize_hook,
-                                  resolve_source)
+from shared.model.loading import (DEFAULT_MODEL, ORBAX_MARKER, TensorHook, default_hook, load_gguf, load_hf,
+                                  load_orbax, quantize_hook, resolve_source)
 from shared.model.transformer import Transformer
 
 
@@ -79,7 +80,14 @@ def from_pretrained(source: str | pathlib.Path = DEFAULT_MODEL, *, dtype=jnp.flo
     path = resolve_source(source)
     from shared.model.tokenizer import load_tokenizer
 
-    if path.is_dir():
+    if path.is_dir() and (path / ORBAX_MARKER).is_file():  # converted by scripts.convert: stored as it was saved
+        if quantize is not None or on_tensor is not None:
+            raise ValueError(f"{path}: a converted checkpoint is restored as it was stored; quantize with "
+                             "scripts.convert --quantize instead")
+        module = load_orbax(path)
+        source_record = json.loads((path / ORBAX_MARKER).read_text()).get("source") or ""
+        tokenizer = load_tokenizer(resolve_source(source_record)) if source_record else None
+    elif path.is_dir():
         module = load_hf(path, dtype=dtype, on_tensor=hook)
         tokenizer = load_tokenizer(path)
     else:

@@ -76,7 +76,7 @@ def resolve_source(source: str | pathlib.Path) -> pathlib.Path:
             raise CheckpointError(f"model {source!r}: {path} is missing from the installed package {package}")
         return path
     path = pathlib.Path(source)
-    if path.is_dir() or (path.is_file() and path.suffix == ".gguf"):
+    if path.is_dir() or (path.is_file() and path.suffix == ".gguf"):  # HF, Orbax-converted or GGUF
         return path
     if not path.exists():
         raise CheckpointError(f"{source}: neither an installed model ({', '.join(INSTALLED)}) nor an existing "
@@ -195,6 +195,62 @@ def load_gguf(path, *, dtype=jnp.float32, on_tensor: TensorHook = default_hook) 
     g = GGUFFile(path)
     stream = ((name, str(g.path), (lambda n=name: g.read(n))) for name in g.tensors)
     return assemble(g.config, g.rules, stream, dtype=dtype, on_tensor=on_tensor), g
+
+
+ORBAX_MARKER = "repro_model.json"  # config + storage of a model converted by scripts.convert
+
+
+def save_orbax(model: Transformer, directory, *, source: str = "") -> pathlib.Path:
+    """Saves the model's parameters as an Orbax checkpoint (TensorStore arrays: each host later reads only its
+    shards) beside a JSON record of the config and, for 4-bit weights, their static metadata."""
+    import orbax.checkpoint as ocp
+
+    out = pathlib.Path(directory).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    state = nnx.state(model, nnx.Param)
+    quantized = {path_str(p): {"shape": list(v.get_value().shape), "dtype": str(v.get_value().dtype),
+                               "qtype": v.get_value().qtype, "block_size": v.get_value().block_size,
+                               "nested_block_size": v.get_value().nested_block_size}
+                 for p, v in state.flat_state() if isinstance(v.get_value(), QuantizedArray)}
+    dtypes = {str(v.get_value().dtype) for _, v in state.flat_state() if not isinstance(v.get_value(), QuantizedArray)}
+    with ocp.StandardCheckpointer() as ckpt:
+        ckpt.save(out / "params", state)
+    record = {"config": model.config.to_dict(), "quantized": quantized, "dtype": sorted(dtypes)[0], "source": source}
+    (out / ORBAX_MARKER).write_text(json.dumps(record, indent=2) + "\n")
+    return out
+
+
+def load_orbax(directory, *, shardings=None) -> Transformer:
+    """Restores a model saved by `save_orbax`; with `shardings` (a pytree like the parameter state), each array is
+    read directly into its sharded placement."""
+    import orbax.checkpoint as ocp
+
+    from shared.model.config import ModelConfig
+
+    d = pathlib.Path(directory).resolve()
+    record = json.loads((d / ORBAX_MARKER).read_text())
+    config = ModelConfig(**record["config"])
+    abstract = nnx.eval_shape(lambda: Transformer(config, param_dtype=jnp.dtype(record["dtype"]), rngs=nnx.Rngs(0)))
+    graphdef, state = nnx.split(abstract)
+    flat = {}
+    for path, var in state.flat_state():
+        meta = record["quantized"].get(path_str(path))
+        if meta is None:
+            flat[path] = var
+            continue
+        from shared.quant import quantize
+
+        q = jax.eval_shape(lambda: quantize(jnp.zeros(meta["shape"], meta["dtype"]), meta["qtype"],
+                                            meta["block_size"], meta["nested_block_size"] is not None))
+        flat[path] = var.replace(q)
+    target = nnx.State.from_flat_path(flat)
+    if shardings is not None:
+        target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), target, shardings)
+    if not (d / "params").is_dir():
+        raise CheckpointError(f"{d}: {ORBAX_MARKER} is there but the params checkpoint is missing")
+    with ocp.StandardCheckpointer() as ckpt:
+        restored = ckpt.restore(d / "params", target)
+    return nnx.merge(graphdef, restored)
 
 
 def export_hf(model: Transformer, directory, *, dtype=None, shard_bytes: int | None = None) -> pathlib.Path:
