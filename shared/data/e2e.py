@@ -21,7 +21,7 @@ import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .fileio import JSON_WHITESPACE, decode_text, iter_lines, read_bytes
+from .fileio import decode_text, iter_record_lines, read_bytes
 from .records import Conversation, DataError, FieldError, Turn, get_text
 
 LORA_SEPARATOR = "||"
@@ -38,20 +38,15 @@ class MRGroup:
 
 def read_e2e_lora(path: Path) -> Iterator[Conversation | DataError]:
     """LoRA's ``MR||reference`` lines; lines of spaces/tabs only are ignored, ``index`` counts the others."""
-    index = 0
-    for item in iter_lines(path, read_bytes(path)):
+    for item in iter_record_lines(path, read_bytes(path)):
         if isinstance(item, DataError):
-            yield DataError(path, item.reason, index=index, line=item.line)
-            index += 1
+            yield item
             continue
-        number, text = item
-        if not text.strip(JSON_WHITESPACE):
-            continue
+        index, number, text = item
         try:
             yield _pair(text.strip(), index)
         except FieldError as err:
             yield err.at(path, index=index, line=number)
-        index += 1
 
 
 def read_e2e_csv(path: Path) -> Iterator[Conversation | DataError]:

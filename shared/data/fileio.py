@@ -72,7 +72,9 @@ def iter_json_records(path: Path) -> Iterator[Located | DataError]:
         yield from _iter_json_lines(path, raw)
 
 
-def _iter_json_lines(path: Path, raw: bytes) -> Iterator[Located | DataError]:
+def iter_record_lines(path: Path, raw: bytes) -> Iterator[tuple[int, int, str] | DataError]:
+    """(record index, line number, text) of every non-blank line; a line that cannot be decoded is a DataError and
+    counts as a record. Blank lines are not records."""
     index = 0
     for item in iter_lines(path, raw):
         if isinstance(item, DataError):
@@ -82,13 +84,22 @@ def _iter_json_lines(path: Path, raw: bytes) -> Iterator[Located | DataError]:
         number, text = item
         if not text.strip(JSON_WHITESPACE):
             continue
+        yield index, number, text
+        index += 1
+
+
+def _iter_json_lines(path: Path, raw: bytes) -> Iterator[Located | DataError]:
+    for item in iter_record_lines(path, raw):
+        if isinstance(item, DataError):
+            yield item
+            continue
+        index, number, text = item
         try:
             yield Located(json.loads(text), index, number)
         except json.JSONDecodeError as err:
             yield DataError(path, f"invalid JSON: {err.msg} at column {err.colno}", index=index, line=number)
         except RecursionError:
             yield DataError(path, "invalid JSON: nested too deeply", index=index, line=number)
-        index += 1
 
 
 def _iter_json_list(path: Path, text: str) -> Iterator[Located]:
