@@ -42,8 +42,8 @@ def main(argv):
         print(f"  {name:>13} {gb(b)}  (host memory)")
     print(f"  {'device total':>13} {gb(result['total_bytes'])}")
     if result["host_components"]:
-        print("  note: optimizer offload to host (train.host_optimizer) is planned but not implemented yet; today "
-              "the optimizer state stays on the device")
+        print("  (train.host_optimizer: the optimizer state lives in host memory and visits the device for each "
+              "update; during that update it is on the device too)")
     if _JSON.value:
         with open(_JSON.value, "w") as f:
             json.dump(result, f, indent=2)

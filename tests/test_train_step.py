@@ -90,3 +90,21 @@ def test_schedules_match_transformers():
             sched.step()
         ours = [float(schedule(kind, 2e-4, 40, 5)(s)) for s in range(40)]
         np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-12)
+
+
+def test_host_offloaded_optimizer_gives_the_same_steps():
+    from shared.train import offload_optimizer
+
+    batch = _batch(4)
+    a, b = _model(7), _model(7)
+    opt_a = nnx.Optimizer(a, adamw(1e-2), wrt=LoRAParam)
+    opt_b = nnx.Optimizer(b, adamw(1e-2), wrt=LoRAParam)
+    offload_optimizer(opt_b)
+    for _ in range(3):
+        la = float(train_step(a, opt_a, batch)["loss"])
+        lb = float(train_step(b, opt_b, batch, True)["loss"])
+        assert la == lb
+    kinds = {x.sharding.memory_kind for x in jax.tree.leaves(nnx.state(opt_b, nnx.OptState))}
+    assert kinds == {"pinned_host"}
+    jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.asarray, nnx.state(a, LoRAParam)),
+                 jax.tree.map(np.asarray, nnx.state(b, LoRAParam)))

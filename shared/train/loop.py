@@ -15,7 +15,6 @@ import json
 import math
 import pathlib
 import time
-import warnings
 from typing import Callable, Protocol
 
 import jax
@@ -28,7 +27,7 @@ from shared.model import PRESETS, Transformer, from_pretrained
 from shared.tracking import Tracker
 from shared.train.checkpoint import Checkpointer, abstract
 from shared.train.optim import adamw, schedule, warmup_steps
-from shared.train.step import eval_step, train_step
+from shared.train.step import eval_step, offload_optimizer, train_step
 
 
 class Batches(Protocol):
@@ -142,9 +141,7 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
 
     batches, eval_batches = make_data(config, tokenizer)
     optimizer, lr = make_optimizer(model, config)
-    if t.get("host_optimizer") and jax.default_backend() != "cpu":
-        warnings.warn("train.host_optimizer is not implemented yet: the optimizer state stays in device memory",
-                      RuntimeWarning, stacklevel=2)
+    host_offload = bool(t.get("host_optimizer", False))
 
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=t.get("keep_checkpoints", 3))
     start = 0
@@ -153,6 +150,8 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
         start, state, record = restored
         _set_trainable(model, optimizer, state)
         batches.restore(record["data"])
+    if host_offload:
+        offload_optimizer(optimizer)  # after any restore: the restored state lands in device memory
         print(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
 
     tracker = Tracker(workdir, project=config.get("wandb_project", "llm-repro"), entity=config.get("wandb_entity"),
@@ -165,7 +164,7 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
         metrics = {}
         for m in range(micro):
             batch = next(batches)
-            metrics = train_step(model, optimizer, {k: jnp.asarray(v) for k, v in batch.items()})
+            metrics = train_step(model, optimizer, {k: jnp.asarray(v) for k, v in batch.items()}, host_offload)
             loss = float(metrics["loss"])
             if not math.isfinite(loss):
                 if t.get("skip_nonfinite", False):

@@ -31,13 +31,29 @@ def loss_fn(model: Transformer, batch: dict) -> tuple[jax.Array, dict]:
     return loss, {"loss": loss, "tokens": tokens}
 
 
-@nnx.jit
-def train_step(model: Transformer, optimizer: nnx.Optimizer, batch: dict) -> dict:
+def _move_optimizer_state(optimizer: nnx.Optimizer, space) -> None:
+    """Moves the optimizer state to another memory space (same sharding, other memory kind)."""
+    nnx.update(optimizer, jax.tree.map(lambda x: jax.device_put(x, space), nnx.state(optimizer, nnx.OptState)))
+
+
+def offload_optimizer(optimizer: nnx.Optimizer) -> None:
+    """Keeps the optimizer state in host memory between steps (the JAX counterpart of QLoRA's paged optimizers):
+    `train_step(..., host_offload=True)` brings it to the device for the update and sends it back."""
+    _move_optimizer_state(optimizer, jax.memory.Space.Host)
+
+
+@nnx.jit(static_argnames="host_offload")
+def train_step(model: Transformer, optimizer: nnx.Optimizer, batch: dict, host_offload: bool = False) -> dict:
     """One micro-batch: gradients of the adapters, an optimizer update (applied every k-th call under gradient
-    accumulation), and metrics: loss, trained tokens, gradient global norm."""
+    accumulation), and metrics: loss, trained tokens, gradient global norm. With `host_offload` the optimizer state
+    lives in host memory (see `offload_optimizer`) and visits the device only for the update."""
     grad_fn = nnx.value_and_grad(loss_fn, argnums=nnx.DiffState(0, LoRAParam), has_aux=True)
     (_, metrics), grads = grad_fn(model, batch)
+    if host_offload:
+        _move_optimizer_state(optimizer, jax.memory.Space.Device)
     optimizer.update(model, grads)
+    if host_offload:
+        _move_optimizer_state(optimizer, jax.memory.Space.Host)
     return {**metrics, "grad_norm": optax.global_norm(grads)}
 
 

@@ -21,9 +21,9 @@ constant schedule with 3% warmup, AdamW beta2 0.999, no weight decay, max grad n
 1875 steps, source length 16 / target length 512, group by length, gradient checkpointing, seed 0, data seed 42,
 evaluation every 187 steps. They differ in: lr 2e-4 (7B, 13B) / 1e-4 (33B, 65B); LoRA dropout 0.1 (7B) / 0.05
 (13B, 33B, 65B: the 13B script says 0.05); checkpoint every 500 (7B, 13B) / 200 (33B, 65B) steps.
-Deviations: the paged 32-bit AdamW of bitsandbytes is to be replaced by AdamW with its state in host memory (JAX
-memory kinds). NOT IMPLEMENTED YET: `train.host_optimizer` is recorded but the state stays on the device (the loop
-warns on an accelerator); the memory planner reports both placements. Adapters and optimizer state are float32.
+Deviations: the paged 32-bit AdamW of bitsandbytes is replaced by AdamW whose state lives in host memory between
+steps (`train.host_optimizer`, JAX memory kinds) and visits the device only for the update; unlike paging, it moves
+every step (cost not yet measured on a GPU). Adapters and optimizer state are float32.
 """
 
 import ml_collections
