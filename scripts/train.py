@@ -14,6 +14,7 @@ from ml_collections import config_flags
 
 from shared.train.data import make_data
 from shared.train.loop import train
+from shared.train.sharding import initialize_distributed
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py:VARIANT", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "checkpoints, metrics.jsonl and the W&B run go here", required=True)
@@ -23,6 +24,7 @@ def main(argv):
     del argv
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # Orbax logs every file it touches at INFO
+    initialize_distributed()  # multi-host (TPU pods, multi-node GPU); a no-op for one process
     last = train(_CONFIG.value, _WORKDIR.value, make_data=make_data)
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in last.items()})
 
