@@ -15,6 +15,7 @@ from flax import nnx
 
 from shared.model import PRESETS, ModelConfig, Transformer
 from shared.model.hf import path_str
+from shared.train.memory import weight_bytes
 
 FLAGS = flags.DEFINE_bool("all", False, "print every preset")
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -35,28 +36,6 @@ def param_groups(config: ModelConfig) -> dict[str, int]:
     return groups
 
 
-def quantized_bytes(config: ModelConfig, double_quant: bool, qtype: str = "nf4") -> int:
-    """Bytes of the QLoRA storage: projection weights as 4-bit QuantizedArrays (their real `nbytes`, from abstract
-    shapes), everything else in bfloat16."""
-    import jax.numpy as jnp
-
-    from shared.quant import quantize
-
-    abstract = nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0)))
-    per_shape: dict[tuple, int] = {}
-    total = 0
-    for path, var in nnx.state(abstract, nnx.Param).flat_state():
-        name, shape = path_str(path), tuple(var.shape)
-        if name.startswith("layers.") and name.endswith(".weight") and len(shape) == 2:
-            if shape not in per_shape:
-                q = jax.eval_shape(lambda: quantize(jnp.zeros(shape, jnp.bfloat16), qtype, 64, double_quant))
-                per_shape[shape] = q.nbytes
-            total += per_shape[shape]
-        else:
-            total += 2 * math.prod(shape)
-    return total
-
-
 def describe(name: str) -> str:
     c = PRESETS[name]
     g = param_groups(c)
@@ -68,7 +47,7 @@ def describe(name: str) -> str:
     for dtype, b in DTYPE_BYTES.items():
         lines.append(f"  {dtype:>9}: {total * b / 2**30:9.2f} GiB")
     for label, dq in (("nf4", False), ("nf4+dq", True)):
-        lines.append(f"  {label:>9}: {quantized_bytes(c, dq) / 2**30:9.2f} GiB  (projections 4-bit, block 64"
+        lines.append(f"  {label:>9}: {weight_bytes(c, double_quant=dq) / 2**30:9.2f} GiB  (projections 4-bit, block 64"
                      + (", double-quantized constants" if dq else "") + "; embeddings/head/norms bf16)")
     return "\n".join(lines)
 

@@ -45,19 +45,22 @@ class Plan:
     full_finetune: bool = False  # 16-bit full fine-tuning: every parameter trained (the paper's >780 GB baseline)
 
 
-def _weight_bytes(config: ModelConfig, plan: Plan) -> int:
-    from shared.quant import quantize
+def weight_bytes(config: ModelConfig, *, quantize: str | None = "nf4", double_quant: bool = True,
+                 block_size: int = 64, storage_dtype="bfloat16") -> int:
+    """Bytes of the model as stored: projection weights as 4-bit QuantizedArrays (their real `nbytes`, from abstract
+    shapes) when `quantize` is set, everything else in `storage_dtype`."""
+    from shared.quant import quantize as quantize_array
 
-    item = jnp.dtype(plan.storage_dtype).itemsize
+    item = jnp.dtype(storage_dtype).itemsize
     abstract = nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0)))
     cache: dict[tuple, int] = {}
     total = 0
     for path, var in nnx.state(abstract, nnx.Param).flat_state():
         shape = tuple(var.shape)
-        if plan.quantize and is_projection(path_str(path)):
+        if quantize and is_projection(path_str(path)):
             if shape not in cache:
-                q = jax.eval_shape(lambda: quantize(jnp.zeros(shape, plan.storage_dtype), plan.quantize,
-                                                    plan.block_size, plan.double_quant))
+                q = jax.eval_shape(lambda: quantize_array(jnp.zeros(shape, storage_dtype), quantize, block_size,
+                                                          double_quant))
                 cache[shape] = q.nbytes
             total += cache[shape]
         else:
@@ -81,7 +84,8 @@ def activation_bytes(c: ModelConfig, plan: Plan) -> int:
 
 def plan_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
     """{"total_bytes": device bytes, "components": {...}, "host_components": {...}, "trainable_params": n}."""
-    weights = _weight_bytes(config, plan)
+    weights = weight_bytes(config, quantize=plan.quantize, double_quant=plan.double_quant,
+                           block_size=plan.block_size, storage_dtype=plan.storage_dtype)
     if plan.full_finetune:
         n = sum(math.prod(v.shape) for _, v in nnx.state(
             nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0))), nnx.Param).flat_state())
