@@ -1,0 +1,337 @@
+"""Benchmark of the fused 4-bit matmul (shared.kernels.matmul_4bit) against a bf16 dot and XLA dequantize-then-dot.
+
+    python -m scripts.bench_4bit [--json OUT] [--quick] [--shapes 8192x8192,...] [--ms 1,16,4096] [--variants]
+
+For each weight shape N x K (default: the LLaMA projections 4096x4096, 11008x4096, 8192x8192, 22016x8192) and
+each M (default: powers of two 1..8192), three methods, each forward alone and forward + dX (jax.vjp):
+  bf16   x @ W.T with W a bfloat16 [N, K] array (what the 4-bit weight replaces)
+  xla    matmul_4bit(..., backend="xla"): dequantize the whole weight to bf16, then dot (and again for dX)
+  fused  matmul_4bit on the platform's Pallas kernel (GPU: Triton; TPU: Mosaic); forward and dX kernels
+Timing: jitted callables; warm-up calls (compilation included) are not timed; then batches of back-to-back calls
+(enough to fill ~5 ms, so dispatch overlaps device time), `jax.block_until_ready` after each batch; the median
+per-call time over the batches is reported. `dispatch_floor_us` is the same measurement of a trivial op.
+Achieved TB/s = (weight bytes as stored by that method + x, y (+ dY, dX) bytes) / time; TFLOP/s = 2MNK (4MNK with
+dX) / time; speedup = bf16 time / time. Every fused result is also compared with the XLA reference on the device
+(`max_rel_err`). One failing configuration records its error and the run goes on. Results go to stdout as a
+table and, with --json, to a file with the device kind, jax version and git commit.
+
+--quick: tiny shapes; on a CPU-only machine the fused kernel runs in Pallas interpret mode (this is what the test
+suite runs). --variants: also time the fused forward with the other lookup (select tree vs gather) and scaling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+LLAMA_SHAPES = ((4096, 4096), (11008, 4096), (8192, 8192), (22016, 8192))
+FULL_MS = tuple(2**i for i in range(14))  # 1 .. 8192
+QUICK_CPU_SHAPES = ((128, 512), (256, 256))
+QUICK_CPU_MS = (1, 3, 16)
+QUICK_DEVICE_SHAPES = ((4096, 4096), (8192, 8192))
+QUICK_DEVICE_MS = (1, 16, 4096)
+BATCH_SECONDS = 0.005
+
+
+def _git_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except Exception:  # noqa: BLE001 - not a git checkout
+        return "unknown"
+
+
+def _median_seconds(fn: Callable, args: tuple, repeats: int, warmup: int) -> float:
+    for _ in range(warmup):
+        jax.block_until_ready(fn(*args))
+    t = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    single = time.perf_counter() - t
+    inner = int(min(200, max(1, math.ceil(BATCH_SECONDS / max(single, 1e-7)))))
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = None
+        for _ in range(inner):
+            out = fn(*args)
+        jax.block_until_ready(out)
+        times.append((time.perf_counter() - t) / inner)
+    return statistics.median(times)
+
+
+def _rel_err(y, ref) -> float:
+    y = np.asarray(jnp.asarray(y, jnp.float32))
+    ref = np.asarray(jnp.asarray(ref, jnp.float32))
+    return float(np.max(np.abs(y - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
+
+
+def _methods(q, w_bf16, backend: str, interpret: bool, variants: bool, m: int, dtype) -> dict[str, tuple]:
+    """name -> (forward fn(x), forward+dX fn(x, dy) or None, weight bytes)."""
+    from shared.kernels.matmul_4bit import api, pallas_gpu
+
+    def bf16_fwd(x):
+        return x @ w_bf16.T
+
+    def fused(x):
+        return api.matmul_4bit(x, q, backend=backend, interpret=interpret)
+
+    def xla(x):
+        return api.matmul_4bit(x, q, backend="xla")
+
+    def with_dx(f):
+        def both(x, dy):
+            y, vjp = jax.vjp(f, x)
+            return y, vjp(dy)[0]
+        return both
+
+    out = {
+        "bf16": (bf16_fwd, with_dx(bf16_fwd), w_bf16.size * 2),
+        "xla": (xla, with_dx(xla), q.nbytes),
+        "fused": (fused, with_dx(fused), q.nbytes),
+    }
+    if variants and backend == "pallas_gpu":
+        plan = api.plans((m, q.shape[1]), q, dtype, backend)["forward"]
+        if plan is not None:
+            other = "select" if plan.lookup == "gather" else "gather"
+            alts = {f"fused[{other}]": dataclasses.replace(plan, lookup=other)}
+            flip = dataclasses.replace(plan, scale="tile" if plan.scale == "dot" else "dot")
+            alts[f"fused[{flip.scale}]"] = flip
+            if plan.split_k > 1:
+                alts["fused[split1]"] = dataclasses.replace(plan, split_k=1)
+            for label, cfg in alts.items():
+                try:
+                    pallas_gpu.check_config(cfg, m, q.shape[0], q.shape[1], q.block_size, forward=True)
+                except Exception:  # noqa: BLE001 - variant not applicable to this shape
+                    continue
+                fn = (lambda c: lambda x: api.matmul_4bit_configured(x, q, backend=backend, forward=c, backward=None,
+                                                                     interpret=interpret))(cfg)
+                out[label] = (fn, None, q.nbytes)
+    return out
+
+
+def _bench_shape(n: int, k: int, ms, *, backend: str, interpret: bool, repeats: int, warmup: int, qtype: str,
+                 double_quant: bool, block_size: int, dx: bool, variants: bool, log) -> list[dict]:
+    from shared.kernels.matmul_4bit import api
+    from shared.quant import quantize
+
+    rows = []
+    key = jax.random.key(n * 31 + k)
+    kw, kx, kd = jax.random.split(key, 3)
+    w = jax.random.normal(kw, (n, k), jnp.float32) * 0.02
+    q = quantize(w, qtype, block_size, double_quant)
+    w_bf16 = w.astype(jnp.bfloat16)
+    del w
+    dtype = jnp.bfloat16
+    for m in ms:
+        row: dict[str, Any] = {"N": n, "K": k, "M": m, "dtype": "bfloat16", "qtype": qtype,
+                               "double_quant": double_quant, "block_size": block_size, "backend": backend,
+                               "interpret": interpret, "error": None}
+        try:
+            plan = api.plans((m, k), q, dtype, backend) if backend != "xla" else {}
+            row["plan"] = {kk: (v.describe() if hasattr(v, "describe") else v) for kk, v in plan.items()}
+            x = jax.random.normal(jax.random.fold_in(kx, m), (m, k), dtype)
+            dy = jax.random.normal(jax.random.fold_in(kd, m), (m, n), dtype)
+            act_fwd = 2 * (m * k + m * n)
+            act_both = 2 * (2 * m * k + 2 * m * n)
+            methods = _methods(q, w_bf16, backend, interpret, variants, m, dtype)
+            ref_y = ref_dx = None
+            for name, (fwd, both, wbytes) in methods.items():
+                res: dict[str, Any] = {}
+                try:
+                    f = jax.jit(fwd)
+                    t = _median_seconds(f, (x,), repeats, warmup)
+                    res.update(fwd_ms=t * 1e3, fwd_tbps=(wbytes + act_fwd) / t / 1e12,
+                               fwd_tflops=2 * m * n * k / t / 1e12)
+                    if name == "xla":
+                        ref_y = f(x)
+                    if name.startswith("fused") and ref_y is not None:
+                        res["fwd_rel_err"] = _rel_err(f(x), ref_y)
+                    if dx and both is not None:
+                        g = jax.jit(both)
+                        t = _median_seconds(g, (x, dy), repeats, warmup)
+                        res.update(fwdbwd_ms=t * 1e3, fwdbwd_tbps=(2 * wbytes + act_both) / t / 1e12,
+                                   fwdbwd_tflops=4 * m * n * k / t / 1e12)
+                        if name == "xla":
+                            ref_dx = g(x, dy)[1]
+                        if name.startswith("fused") and ref_dx is not None:
+                            res["dx_rel_err"] = _rel_err(g(x, dy)[1], ref_dx)
+                except Exception as e:  # noqa: BLE001 - keep going, record it
+                    res["error"] = f"{type(e).__name__}: {str(e)[:500]}"
+                    log(f"  ! {n}x{k} M={m} {name}: {res['error']}")
+                row[name] = res
+            base = row.get("bf16", {})
+            for name in methods:
+                res = row[name]
+                for p in ("fwd", "fwdbwd"):
+                    if f"{p}_ms" in res and f"{p}_ms" in base:
+                        res[f"{p}_speedup_vs_bf16"] = base[f"{p}_ms"] / res[f"{p}_ms"]
+            errs = [row["fused"].get(e) for e in ("fwd_rel_err", "dx_rel_err") if row["fused"].get(e) is not None]
+            row["max_rel_err"] = max(errs) if errs else None
+            if row["fused"].get("error"):
+                row["error"] = "fused: " + row["fused"]["error"]
+        except Exception as e:  # noqa: BLE001
+            row["error"] = f"{type(e).__name__}: {str(e)[:500]}"
+            row["traceback"] = traceback.format_exc()[-2000:]
+            log(f"  ! {n}x{k} M={m}: {row['error']}")
+        rows.append(row)
+        log(_format_row(row))
+    return rows
+
+
+def _fmt(v, spec):
+    width = spec.split(".")[0]
+    return format(v, spec) if isinstance(v, (int, float)) else format("-", ">" + width if width else "")
+
+
+HEADER = (f"{'N x K':>12} {'M':>5} {'method':>14} | {'fwd ms':>9} {'TB/s':>6} {'TFLOP/s':>8} {'x bf16':>7} | "
+          f"{'fwd+dX ms':>9} {'TFLOP/s':>8} {'x bf16':>7} | rel err")
+
+
+def _format_row(row: dict) -> str:
+    lines = []
+    for name in [k for k in row if isinstance(row[k], dict) and k not in ("plan",)]:
+        r = row[name]
+        err = r.get("fwd_rel_err"), r.get("dx_rel_err")
+        err_s = "/".join(_fmt(e, ".1e") for e in err) if any(e is not None for e in err) else ""
+        if r.get("error"):
+            err_s = "ERROR " + r["error"][:60]
+        lines.append(f"{row['N']:>6}x{row['K']:<5} {row['M']:>5} {name:>14} | {_fmt(r.get('fwd_ms'), '9.4f')} "
+                     f"{_fmt(r.get('fwd_tbps'), '6.2f')} {_fmt(r.get('fwd_tflops'), '8.2f')} "
+                     f"{_fmt(r.get('fwd_speedup_vs_bf16'), '7.2f')} | {_fmt(r.get('fwdbwd_ms'), '9.4f')} "
+                     f"{_fmt(r.get('fwdbwd_tflops'), '8.2f')} {_fmt(r.get('fwdbwd_speedup_vs_bf16'), '7.2f')} | "
+                     f"{err_s}")
+    if row.get("error") and not lines:
+        lines.append(f"{row['N']:>6}x{row['K']:<5} {row['M']:>5} ERROR {row['error'][:100]}")
+    return "\n".join(lines)
+
+
+def _targets(rows: list[dict]) -> dict[str, Any]:
+    """The issue's targets, evaluated on what was measured (None where not measured)."""
+    def get(row, method, field):
+        return row.get(method, {}).get(field)
+
+    small = [get(r, "fused", "fwd_speedup_vs_bf16") for r in rows
+             if r["N"] == 8192 and r["K"] == 8192 and r["M"] <= 16]
+    small = [s for s in small if s is not None]
+    big = [(get(r, "fused", "fwdbwd_speedup_vs_bf16"), get(r, "fused", "fwdbwd_ms"), get(r, "xla", "fwdbwd_ms"))
+           for r in rows if r["M"] >= 2048]
+    big = [b for b in big if None not in b]
+    return {
+        "decode_8192x8192_M<=16_fwd_min_speedup": min(small) if small else None,
+        "decode_target_3x_met": (min(small) >= 3.0) if small else None,
+        "large_M>=2048_fwdbwd_min_speedup": min(b[0] for b in big) if big else None,
+        "large_target_0.9x_met": all(b[0] >= 0.9 for b in big) if big else None,
+        "large_fused_faster_than_xla_everywhere": all(b[1] < b[2] for b in big) if big else None,
+    }
+
+
+def run(*, quick: bool = False, json_path: str | None = None, shapes=None, ms=None, repeats: int | None = None,
+        warmup: int = 2, qtype: str = "nf4", double_quant: bool = True, block_size: int = 64,
+        backend: str | None = None, dx: bool = True, variants: bool = False, log=print) -> list[dict]:
+    """Run the benchmark; returns the result rows (also written to `json_path` with the machine's metadata)."""
+    from shared.kernels.matmul_4bit import api
+
+    on_cpu = jax.default_backend() not in ("gpu", "tpu")
+    interpret = on_cpu and backend != "xla"
+    backend = backend or api.default_backend(interpret=interpret)
+    if shapes is None:
+        shapes = (QUICK_CPU_SHAPES if on_cpu else QUICK_DEVICE_SHAPES) if quick else LLAMA_SHAPES
+    if ms is None:
+        ms = (QUICK_CPU_MS if on_cpu else QUICK_DEVICE_MS) if quick else FULL_MS
+    repeats = repeats or (3 if on_cpu else 10)
+    device = jax.devices()[0]
+    meta = {
+        "device_kind": device.device_kind,
+        "platform": device.platform,
+        "num_devices": jax.device_count(),
+        "jax_version": jax.__version__,
+        "jaxlib_version": getattr(jax.lib, "__version__", None) or _jaxlib_version(),
+        "python": platform.python_version(),
+        "git_commit": _git_commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "args": {"quick": quick, "shapes": [list(s) for s in shapes], "ms": list(ms), "repeats": repeats,
+                 "warmup": warmup, "qtype": qtype, "double_quant": double_quant, "block_size": block_size,
+                 "backend": backend, "interpret": interpret, "dx": dx, "variants": variants},
+    }
+    floor = jax.jit(lambda a: a + 1)
+    meta["dispatch_floor_us"] = _median_seconds(floor, (jnp.ones((8,), jnp.float32),), 5, 2) * 1e6
+    log(f"# {meta['device_kind']} ({meta['platform']}), jax {meta['jax_version']}, commit {meta['git_commit']}, "
+        f"backend {backend}{' (interpret)' if interpret else ''}, {qtype}{' + double quant' if double_quant else ''}"
+        f", block {block_size}; dispatch floor {meta['dispatch_floor_us']:.1f} us")
+    log(HEADER)
+    rows: list[dict] = []
+
+    def dump():
+        if json_path:
+            with open(json_path, "w") as f:
+                json.dump({**meta, "targets": _targets(rows), "results": rows}, f, indent=1)
+
+    for n, k in shapes:
+        try:
+            rows += _bench_shape(n, k, ms, backend=backend, interpret=interpret, repeats=repeats, warmup=warmup,
+                                 qtype=qtype, double_quant=double_quant, block_size=block_size, dx=dx,
+                                 variants=variants, log=log)
+        except Exception as e:  # noqa: BLE001 - e.g. out of memory while quantizing one shape
+            rows.append({"N": n, "K": k, "M": None, "error": f"{type(e).__name__}: {str(e)[:500]}"})
+            log(f"  ! shape {n}x{k}: {rows[-1]['error']}")
+        dump()
+    targets = _targets(rows)
+    log("# targets: " + json.dumps(targets))
+    dump()
+    return rows
+
+
+def _jaxlib_version() -> str | None:
+    try:
+        import jaxlib
+
+        return jaxlib.__version__
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _parse_shapes(text: str):
+    return tuple(tuple(int(v) for v in s.lower().split("x")) for s in text.split(",") if s)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m scripts.bench_4bit", description=__doc__.split("\n\n")[0])
+    p.add_argument("--json", default=None, help="write results and machine metadata to this JSON file")
+    p.add_argument("--quick", action="store_true", help="tiny shapes (CPU: Pallas interpret mode)")
+    p.add_argument("--shapes", default=None, help="comma-separated NxK list (default: the LLaMA shapes)")
+    p.add_argument("--ms", default=None, help="comma-separated M list (default: 1, 2, 4, ..., 8192)")
+    p.add_argument("--repeats", type=int, default=None, help="timed batches per measurement")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--qtype", default="nf4", choices=["nf4", "fp4", "int4"])
+    p.add_argument("--no_double_quant", action="store_true")
+    p.add_argument("--block_size", type=int, default=64)
+    p.add_argument("--backend", default=None, choices=["xla", "pallas_gpu", "pallas_tpu"])
+    p.add_argument("--no_dx", action="store_true", help="forward only")
+    p.add_argument("--variants", action="store_true", help="also time other GPU lookups / scalings")
+    a = p.parse_args(argv)
+    run(quick=a.quick, json_path=a.json, shapes=_parse_shapes(a.shapes) if a.shapes else None,
+        ms=tuple(int(v) for v in a.ms.split(",")) if a.ms else None, repeats=a.repeats, warmup=a.warmup,
+        qtype=a.qtype, double_quant=not a.no_double_quant, block_size=a.block_size, backend=a.backend,
+        dx=not a.no_dx, variants=a.variants)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,216 @@
+"""`matmul_4bit(x, q)`: x @ W.T for a 4-bit `QuantizedArray` W, fused on GPU/TPU, with a fused backward for x.
+
+    from shared.kernels import matmul_4bit
+    y = matmul_4bit(x, q)                        # x [..., K], q: 2-D QuantizedArray [N, K] -> y [..., N]
+    y = matmul_4bit(x, q, backend="xla")         # force the reference (dequantize, then dot)
+    y = matmul_4bit(x, q, backend="pallas_tpu", interpret=True)   # the TPU kernel, TPU interpret mode, on CPU
+
+Semantics: exactly `x @ q.dequantize(x.dtype).T` with float32 accumulation, returned in x's dtype.
+
+Backends (`BACKENDS`): "xla" (reference.py), "pallas_gpu" (Pallas -> Triton, pallas_gpu.py), "pallas_tpu"
+(Pallas -> Mosaic, pallas_tpu.py). backend=None follows `jax.default_backend()`: gpu -> pallas_gpu,
+tpu -> pallas_tpu, anything else -> xla; with interpret=True and no GPU/TPU it picks pallas_gpu.
+interpret=True runs the Pallas kernel on CPU: the GPU kernel with `interpret=True` (Pallas' generic interpreter;
+jax 0.10/0.11 have no Triton-specific one), the TPU kernel in TPU interpret mode (`pltpu.InterpretParams()`,
+which simulates VMEM, DMAs and semaphores and fills uninitialised buffers with NaN).
+
+Fallback: inputs the kernels cannot take (a flat, non-row-layout weight; an x dtype other than float32/bfloat16;
+N, K not multiples of the tiles; tiles that do not fit VMEM) run the XLA reference instead, after one
+`warnings.warn` per distinct case naming the shapes. Never a wrong answer. The forward and the backward decide
+separately (a shape whose dX kernel does not fit still gets the fused forward).
+
+Statistics: the GPU kernels read float32 absmax as stored and decode double-quantized statistics themselves; the
+TPU kernels get float32 absmax decoded by XLA (one float per block: statistics, not the weight).
+
+Gradients (`jax.custom_vjp` on the fused path): the forward is the fused kernel; dX = dY @ W is a second fused
+kernel over the same codes, so no dequantized weight exists in either pass. The weight is frozen: `jax.grad`
+with respect to x works; with respect to q it raises (its codes are uint8: jax.grad refuses integer inputs)
+unless `allow_int=True`, and then every leaf's cotangent is zero (float0 for integer leaves). The reference path
+applies `stop_gradient` to q, so it gives the same zeros.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from shared.kernels.matmul_4bit import common, pallas_gpu, pallas_tpu, reference
+from shared.quant import QuantizedArray
+
+BACKENDS = ("xla", "pallas_gpu", "pallas_tpu")
+_PLATFORM_BACKEND = {"gpu": "pallas_gpu", "cuda": "pallas_gpu", "rocm": "pallas_gpu", "tpu": "pallas_tpu"}
+_BACKEND_PLATFORM = {"pallas_gpu": "gpu", "pallas_tpu": "tpu"}
+
+
+def default_backend(interpret: bool = False) -> str:
+    """The backend that backend=None picks on this platform."""
+    chosen = _PLATFORM_BACKEND.get(jax.default_backend(), "xla")
+    return "pallas_gpu" if interpret and chosen == "xla" else chosen
+
+
+def resolve_backend(backend: str | None, interpret: bool) -> str:
+    """Validate a backend name (None -> the platform default); a Pallas backend needs its device or interpret."""
+    name = default_backend(interpret) if backend is None else backend
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
+    if name != "xla" and not interpret:
+        platform = jax.default_backend()
+        want = _BACKEND_PLATFORM[name]
+        if _PLATFORM_BACKEND.get(platform) != name:
+            raise ValueError(f"backend {name!r} compiles for {want.upper()} but the default device is {platform!r}; "
+                             "pass interpret=True to run the kernel on CPU, or backend='xla'")
+    return name
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """Static (hashable) choice of kernels for one call: None means the reference for that pass."""
+
+    backend: str
+    interpret: bool
+    forward: Any  # GpuConfig | TpuConfig | None
+    backward: Any
+
+
+def _plan(backend: str, m: int, n: int, k: int, q: QuantizedArray, dtype: np.dtype) -> tuple[Any, Any, str | None,
+                                                                                                 str | None]:
+    """(forward config, backward config, why not forward, why not backward) for a Pallas backend."""
+    reason = common.kernel_support(jax.ShapeDtypeStruct((m, k), dtype), q)
+    if reason is not None:
+        return None, None, reason, reason
+    configs, reasons = [], []
+    for forward in (True, False):
+        try:
+            if backend == "pallas_gpu":
+                plan = pallas_gpu.plan_forward if forward else pallas_gpu.plan_backward
+                configs.append(plan(m, n, k, q.block_size, dtype))
+            else:
+                configs.append(pallas_tpu.plan(m, n, k, q.block_size, dtype, forward=forward))
+            reasons.append(None)
+        except common.UnsupportedShape as e:
+            configs.append(None)
+            reasons.append(str(e))
+    return configs[0], configs[1], reasons[0], reasons[1]
+
+
+def _gpu_stats(q: QuantizedArray) -> dict[str, Any]:
+    """The GPU kernels take the statistics as stored; double-quantized ones are decoded in the kernel."""
+    if q.double_quant:
+        return dict(absmax=q.absmax, nested=q.nested_absmax, offset=q.offset, nested_block_size=q.nested_block_size)
+    return dict(absmax=q.absmax.astype(jnp.float32))
+
+
+def _kernel_forward(plan: _Plan, x2: jax.Array, q: QuantizedArray) -> jax.Array:
+    cfg = plan.forward
+    if plan.backend == "pallas_gpu":
+        return pallas_gpu.forward(x2, q.packed, **_gpu_stats(q), cfg=cfg, qtype=q.qtype, block_size=q.block_size,
+                                  interpret=plan.interpret)
+    x_even, x_odd = common.split_even_odd(common.pad_rows(x2, cfg.bm))
+    y = pallas_tpu.forward(x_even, x_odd, q.packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
+                           block_size=q.block_size, interpret=plan.interpret)
+    return y[:x2.shape[0]]
+
+
+def _kernel_backward(plan: _Plan, dy: jax.Array, q: QuantizedArray) -> jax.Array:
+    cfg = plan.backward
+    if plan.backend == "pallas_gpu":
+        return pallas_gpu.backward(dy, q.packed, **_gpu_stats(q), cfg=cfg, qtype=q.qtype, block_size=q.block_size,
+                                   interpret=plan.interpret)
+    dx_even, dx_odd = pallas_tpu.backward(common.pad_rows(dy, cfg.bm), q.packed, common.float_absmax(q), cfg=cfg,
+                                          qtype=q.qtype, block_size=q.block_size, interpret=plan.interpret)
+    return common.interleave_even_odd(dx_even, dx_odd)[:dy.shape[0]]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _fused(plan: _Plan, x2: jax.Array, q: QuantizedArray) -> jax.Array:
+    return _fused_fwd(plan, x2, q)[0]
+
+
+def _fused_fwd(plan: _Plan, x2: jax.Array, q: QuantizedArray):
+    y = reference.matmul(x2, q) if plan.forward is None else _kernel_forward(plan, x2, q)
+    return y, q
+
+
+def _fused_bwd(plan: _Plan, q: QuantizedArray, dy: jax.Array):
+    dx = reference.matmul_dx(dy, q) if plan.backward is None else _kernel_backward(plan, dy, q)
+    return dx, None  # the frozen weight: no cotangent (zeros; float0 for the integer leaves)
+
+
+_fused.defvjp(_fused_fwd, _fused_bwd)
+
+
+def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, interpret: bool = False) -> jax.Array:
+    """x @ q.dequantize(x.dtype).T for x [..., K] and a 2-D QuantizedArray q [N, K]; returns [..., N] in x.dtype.
+
+    Args:
+      x: float array whose last axis is K; any leading axes (flattened to M rows, M may be 1).
+      q: the 4-bit weight in PyTorch/bitsandbytes layout [out_features, in_features], NF4/FP4/INT4, with or
+        without double quantization.
+      backend: None (follow the platform), "xla", "pallas_gpu" or "pallas_tpu".
+      interpret: run the Pallas kernel in interpret mode (on CPU).
+    Raises TypeError/ValueError for a non-QuantizedArray, a non-2-D weight, mismatched K, a non-float x or an
+    unknown backend, or a Pallas backend without its device and without interpret=True.
+    """
+    x = jnp.asarray(x)
+    common.check_common(x, q)
+    name = resolve_backend(backend, interpret)
+    n, k = q.shape
+    lead = x.shape[:-1]
+    m = math.prod(lead)
+    x2 = x.reshape(m, k)
+    q = jax.tree.map(jax.lax.stop_gradient, q)  # frozen base weight, on every path
+    if name == "xla" or m == 0:  # (an empty x needs no kernel)
+        y = reference.matmul(x2, q)
+    else:
+        fwd_cfg, bwd_cfg, why_fwd, why_bwd = _plan(name, m, n, k, q, np.dtype(x.dtype))
+        if why_fwd is not None:
+            both = why_bwd is not None
+            reason = why_fwd if why_bwd in (None, why_fwd) else f"{why_fwd}; dX kernel: {why_bwd}"
+            common.warn_fallback(name if both else name + " forward", x.shape, q, x.dtype, reason)
+        elif why_bwd is not None:
+            common.warn_fallback(name + " dX", x.shape, q, x.dtype, why_bwd)
+        if fwd_cfg is None and bwd_cfg is None:
+            y = reference.matmul(x2, q)
+        else:
+            y = _fused(_Plan(name, bool(interpret), fwd_cfg, bwd_cfg), x2, q)
+    return y.reshape(*lead, n)
+
+
+def plans(x_shape: tuple[int, ...], q: QuantizedArray, dtype: Any, backend: str) -> dict[str, Any]:
+    """The kernel configs (or fallback reasons) `matmul_4bit` would use: for benchmarks and debugging."""
+    m = math.prod(x_shape[:-1])
+    fwd_cfg, bwd_cfg, why_fwd, why_bwd = _plan(backend, m, q.shape[0], q.shape[1], q, np.dtype(dtype))
+    return {"forward": fwd_cfg, "backward": bwd_cfg, "forward_fallback": why_fwd, "backward_fallback": why_bwd}
+
+
+def matmul_4bit_configured(x: jax.Array, q: QuantizedArray, *, backend: str, forward: Any, backward: Any,
+                           interpret: bool = False) -> jax.Array:
+    """`matmul_4bit` with explicit kernel configs (a `GpuConfig`/`TpuConfig`, or None for the reference) instead
+    of the planned ones: for tuning and benchmarks. Configs are checked; an unsupported one raises
+    UnsupportedShape instead of falling back."""
+    x = jnp.asarray(x)
+    common.check_common(x, q)
+    name = resolve_backend(backend, interpret)
+    if name == "xla":
+        raise ValueError("matmul_4bit_configured needs a Pallas backend")
+    reason = common.kernel_support(x, q)
+    if reason is not None:
+        raise common.UnsupportedShape(reason)
+    n, k = q.shape
+    m = math.prod(x.shape[:-1])
+    for cfg, fwd in ((forward, True), (backward, False)):
+        if cfg is None:
+            continue
+        if name == "pallas_gpu":
+            pallas_gpu.check_config(cfg, m, n, k, q.block_size, forward=fwd)
+        else:
+            pallas_tpu.check_config(cfg, m, n, k, q.block_size, np.dtype(x.dtype).itemsize, forward=fwd)
+    q = jax.tree.map(jax.lax.stop_gradient, q)
+    y = _fused(_Plan(name, bool(interpret), forward, backward), x.reshape(m, k), q)
+    return y.reshape(*x.shape[:-1], n)

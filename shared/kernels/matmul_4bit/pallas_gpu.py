@@ -1,0 +1,410 @@
+"""Fused 4-bit matmuls for NVIDIA GPUs: Pallas lowered through Triton (`compiler_params=plgpu.CompilerParams`).
+
+Notation: x [M, K], weight W [N, K] stored as `packed` uint8 [N, K/2] (column 2j in the HIGH nibble of byte j,
+2j+1 in the LOW one), absmax [N, K/bs]; cb = the 16-entry codebook.
+
+Dequantizing a tile in registers (`_dequant`): the uint8 tile [r, c] is widened to int32 codes hi = b >> 4 and
+lo = b & 15, both are looked up in the codebook, and the two value tiles are joined along a new minor axis and
+reshaped to [r, 2c], which puts column 2j (hi) next to 2j+1 (lo): natural K order, so x and dX need no reordering
+(`tt.join` + `tt.reshape`, the usual Triton int4 idiom). Lookup (`GpuConfig.lookup`):
+  "gather" (default): cb as a 16-entry float32 array in global memory indexed by the codes (64 bytes: all lanes of
+           a warp hit one L1 line); ~5 SASS instructions per weight element on sm_90 (2 for the 64-bit address).
+  "select": a 15-select tree on the code bits with the values as constants: no memory traffic, ~10 FSEL per
+           element after ptxas. Measured side by side with `scripts.bench_4bit --variants`.
+Statistics: float32 absmax is read as is; double-quantized statistics (uint8 codes, nested absmax, offset) are
+decoded in the kernel, per (row, block), from the 256-entry dynamic map: no float32 absmax array either.
+
+Forward, y = x @ W.T:
+
+    grid = (cdiv(M, bm), N / bn, S)   program (i, j, s) owns output tile [bm, bn] of K-split s
+    for t in range(K / (S * bk)):     fori_loop (scf.for, software-pipelined by Triton over num_stages)
+        bytes = packed[j*bn:(j+1)*bn, K-step t]          [bn, bk/2] uint8: the only weight bytes read
+        scale = "tile": w = (cb[codes] * absmax[n, group]).astype(x.dtype) [bn, bk];   acc += x_t @ w.T
+                "dot":  per absmax group G (bs columns): w_G = cb[codes].astype(x.dtype) [bn, bs];
+                        acc += (x_G @ w_G.T) * absmax[:, G]          (scales bm*bn partials instead of bn*bs
+                                                                     weights: cheaper when bm is small)
+    swap_ab: the product is formed as acc.T = w @ x.T ([bn, bm]), so the dequantized weight is the MMA's M side
+             (a decode-sized bm = 16 becomes the narrow N side of wgmma) and transposed on store. For small M.
+    out[s, i, j] = acc (float32 partials summed by XLA when S > 1; x.dtype directly when S == 1)
+
+Backward, dX = dY @ W:
+
+    grid = (cdiv(M, bm), K / bk)      program (i, kb) owns dX tile [bm, bk]
+    for t in range(N / bn):           reduction over the rows of W
+        w = dequantized, "tile"-scaled [bn, bk] tile of rows t*bn..;   acc += dY[:, rows] @ w
+
+The dequantized tile exists only in registers (and in the shared-memory staging Triton uses to feed the tensor
+cores): no 16-bit weight is ever written to global memory. Split-K (S > 1) keeps all SMs busy for decode-sized M.
+
+Tiles are powers of two (Triton's requirement), bm, bn >= 16 (tensor-core minimum). float32 inputs use IEEE float32
+dots (Triton `input_precision=ieee`, not TF32); bfloat16 inputs use bfloat16 dots with float32 accumulation. A row
+block that runs past M is handled with masked loads (zeros) and masked stores, so x is never padded; N and K must
+be multiples of the tiles, else `plan_*` raises UnsupportedShape and the API falls back to the reference. The
+planned tiles were chosen from the sm_90 SASS of the candidates (registers, spills, issue slots per wgmma; see
+README.md and `triton_check.py`), not from timings: no GPU was available when they were written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import pallas as pl
+from jax.experimental.pallas import triton as plgpu
+
+from shared.kernels.matmul_4bit import common
+from shared.quant import codebooks
+
+LOOKUPS = ("gather", "select")
+SCALES = ("tile", "dot")
+
+
+@dataclasses.dataclass(frozen=True)
+class GpuConfig:
+    """Tiles and options of one GPU kernel launch. bk counts unpacked K columns; all tiles are powers of two.
+
+    split_k, scale and swap_ab apply to the forward kernel; the backward always scales the tile and never swaps.
+    """
+
+    bm: int
+    bn: int
+    bk: int
+    split_k: int = 1
+    scale: str = "tile"
+    lookup: str = "gather"
+    swap_ab: bool = False
+    num_warps: int = 4
+    num_stages: int = 3
+
+    def describe(self) -> str:
+        return (f"bm={self.bm} bn={self.bn} bk={self.bk} split_k={self.split_k} scale={self.scale} "
+                f"lookup={self.lookup} swap_ab={self.swap_ab} warps={self.num_warps} stages={self.num_stages}")
+
+
+def _pow2(v: int) -> bool:
+    return v > 0 and v & (v - 1) == 0
+
+
+def _groups(block_size: int, bk: int) -> tuple[int, int, int]:
+    """(g, gps, reps): columns per scale group, groups per K step, groups per absmax block.
+
+    A group is min(block_size, bk) columns, covered by one absmax value per row.
+    """
+    g = min(block_size, bk)
+    return g, bk // g, block_size // g
+
+
+def check_config(cfg: GpuConfig, m: int, n: int, k: int, block_size: int, forward: bool) -> None:
+    """Raise UnsupportedShape unless `cfg` can run this problem (M is padded, so it never disqualifies)."""
+    del m
+    bad = common.UnsupportedShape
+    for name in ("bm", "bn", "bk", "split_k"):
+        if not _pow2(getattr(cfg, name)):
+            raise bad(f"{name}={getattr(cfg, name)} is not a power of two")
+    if cfg.bm < 16 or cfg.bn < 16:
+        raise bad(f"bm={cfg.bm} and bn={cfg.bn} must be at least 16 (tensor-core dot minimum)")
+    if cfg.lookup not in LOOKUPS or cfg.scale not in SCALES:
+        raise bad(f"unknown lookup {cfg.lookup!r} or scale {cfg.scale!r}")
+    g, _, _ = _groups(block_size, cfg.bk)
+    if g < 32:
+        raise bad(f"scale group of {g} columns (block_size={block_size}, bk={cfg.bk}) < 32")
+    split = cfg.split_k if forward else 1
+    span = max(block_size, cfg.bk) * split
+    if k % span:
+        raise bad(f"K={k} is not a multiple of {span} (bk={cfg.bk}, block_size={block_size}, split_k={split})")
+    if n % cfg.bn:
+        raise bad(f"N={n} is not a multiple of bn={cfg.bn}")
+
+
+def _num_sms() -> int:
+    device = jax.devices()[0]
+    return int(getattr(device, "core_count", 0) or 132) if device.platform == "gpu" else 132
+
+
+def _split_for(programs: int, k: int, span: int, num_sms: int) -> int:
+    """Split-K factor: double until about two programs per SM (or K runs out of whole spans)."""
+    split = 1
+    while programs * split < 2 * num_sms and k % (span * split * 2) == 0:
+        split *= 2
+    return split
+
+
+def plan_forward(m: int, n: int, k: int, block_size: int, dtype, *, num_sms: int | None = None) -> GpuConfig:
+    """Default forward tiles for x [M, K] @ W[N, K].T.
+
+    Chosen from the sm_90 SASS of each candidate (instructions per weight element, registers, spills; see
+    README.md), not from timings: `scripts.bench_4bit` measures them on a GPU.
+    bfloat16, M <= 64 (decode): bm = 16..64, bn = 64, bk = 256, "dot" scaling, swapped operands (the weight is
+      the wgmma M side), split-K up to ~2 programs per SM.
+    bfloat16, larger M: "tile" scaling, 128 x 128 tiles, or 256 x 128 from M = 256 on (the dequantization of a
+      weight tile is shared by bm rows; at bm = 256 the issue slots it needs stay below the wgmma time).
+    float32 (FMA dots, IEEE precision): small tiles that do not spill.
+    num_sms: streaming multiprocessors to fill (default: the GPU's, or an H100's 132 without one).
+    """
+    num_sms = num_sms or _num_sms()
+    f32 = np.dtype(dtype) == np.float32
+    bn_of = lambda target: common.largest_pow2_divisor(n, target)  # noqa: E731
+    bk_of = lambda target: common.largest_pow2_divisor(k, target)  # noqa: E731
+    if m <= 64:
+        bm = max(16, common.next_pow2(m))
+        if f32:
+            bm = min(bm, 32)
+            cfg = GpuConfig(bm=bm, bn=bn_of(32), bk=bk_of(64 if bm == 16 else 32), scale="tile", num_warps=4,
+                            num_stages=2)
+        else:
+            cfg = GpuConfig(bm=bm, bn=bn_of(64), bk=bk_of(256), scale="dot", swap_ab=True, num_warps=4,
+                            num_stages=4)
+        programs = (n // max(cfg.bn, 1)) * (-(-m // cfg.bm))
+        split = _split_for(programs, k, max(block_size, cfg.bk), num_sms)
+        cfg = dataclasses.replace(cfg, split_k=split)
+    elif f32:
+        cfg = GpuConfig(bm=64, bn=bn_of(64), bk=bk_of(32), scale="tile", num_warps=8, num_stages=2)
+    elif m < 256:
+        cfg = GpuConfig(bm=128, bn=bn_of(128), bk=bk_of(64), scale="tile", num_warps=8, num_stages=4)
+    else:
+        cfg = GpuConfig(bm=256, bn=bn_of(128), bk=bk_of(64), scale="tile", num_warps=8, num_stages=3)
+    check_config(cfg, m, n, k, block_size, forward=True)
+    return cfg
+
+
+def plan_backward(m: int, n: int, k: int, block_size: int, dtype) -> GpuConfig:
+    """Default dX tiles: [bm, bk] output tiles, bn rows of W per reduction step (same method as plan_forward)."""
+    f32 = np.dtype(dtype) == np.float32
+    bn = common.largest_pow2_divisor(n, 32 if f32 else 64)
+    if f32:
+        cfg = GpuConfig(bm=16 if m <= 16 else 32, bn=bn, bk=common.largest_pow2_divisor(k, 64), num_warps=4,
+                        num_stages=2)
+    elif m < 256:
+        bm = max(16, min(128, common.next_pow2(m)))
+        cfg = GpuConfig(bm=bm, bn=bn, bk=common.largest_pow2_divisor(k, 128), num_warps=8 if bm == 128 else 4,
+                        num_stages=3)
+    else:
+        cfg = GpuConfig(bm=256, bn=bn, bk=common.largest_pow2_divisor(k, 128), num_warps=8, num_stages=3)
+    check_config(cfg, m, n, k, block_size, forward=False)
+    return cfg
+
+
+def _dot(a, b, contract: tuple[int, int], cdt):
+    """dot_general of 2-D a and b over the given (a_dim, b_dim), float32 accumulation, IEEE float32 for float32."""
+    precision = jax.lax.Precision.HIGHEST if cdt == jnp.float32 else None
+    return jax.lax.dot_general(a, b, ((contract[:1], contract[1:]), ((), ())), precision=precision,
+                               preferred_element_type=jnp.float32)
+
+
+def _dequant(codes_u8, cb_ref, lookup: str, qtype: str):
+    """uint8 [r, c] -> float32 [r, 2c] codebook values in natural column order (high nibble first)."""
+    p = codes_u8.astype(jnp.int32)
+    hi, lo = jnp.right_shift(p, 4), jnp.bitwise_and(p, 15)
+    if lookup == "gather":
+        v_hi, v_lo = cb_ref[hi], cb_ref[lo]
+    else:
+        values = common.codebook_values(qtype)
+        v_hi, v_lo = common.select_lookup(hi, values), common.select_lookup(lo, values)
+    r, c = codes_u8.shape
+    return jnp.stack([v_hi, v_lo], axis=-1).reshape(r, 2 * c)
+
+
+def _scale_tile(w, scale):
+    """w [r, gps * g] times a per-(row, group) scale [r, gps] (or [r] for one group)."""
+    r, cols = w.shape
+    if scale.ndim == 1:
+        return w * scale[:, None]
+    gps = scale.shape[1]
+    return (w.reshape(r, gps, cols // gps) * scale[:, :, None]).reshape(r, cols)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Static:
+    """What a kernel body needs to know besides its refs (all static)."""
+
+    cfg: GpuConfig
+    qtype: str
+    block_size: int
+    m: int  # rows of x / dY (loads and stores of a partial last row block are masked)
+    n_abs: int  # absmax columns of the whole weight: K / block_size
+    nested_block_size: int | None  # double quantization: decode the statistics in the kernel
+
+
+def _absmax(raw, dq_refs, st: _Static, row_ids, blk_ids):
+    """float32 absmax from the loaded statistics `raw` ([r] or [r, w]) of global rows / absmax columns.
+
+    Double quantization: absmax = dynamic_map[code] * nested[(row * K/bs + col) // 256] + offset, as
+    `doublequant.dequantize_statistics` (the product may be fused into an FMA here: last-bit differences).
+    """
+    if st.nested_block_size is None:
+        return raw
+    dmap_ref, nested_ref, offset_ref = dq_refs
+    flat = row_ids * st.n_abs + blk_ids if raw.ndim == 1 else row_ids[:, None] * st.n_abs + blk_ids[None, :]
+    return dmap_ref[raw.astype(jnp.int32)] * nested_ref[flat // st.nested_block_size] + offset_ref[0]
+
+
+def _row_mask(st: _Static, bm: int, width: int):
+    """[bm, width] mask of the rows of this M block that exist, or None when M is a multiple of bm."""
+    if st.m % bm == 0:
+        return None
+    rows = pl.program_id(0) * bm + jax.lax.broadcasted_iota(jnp.int32, (bm, width), 0)
+    return rows < st.m
+
+
+def _load_rows(ref, mask):
+    return ref[...] if mask is None else plgpu.load(ref, mask=mask, other=0)
+
+
+def _store_rows(ref, value, mask):
+    if mask is None:
+        ref[...] = value
+    else:
+        plgpu.store(ref, value, mask=mask)
+
+
+def _forward_kernel(x_ref, p_ref, a_ref, cb_ref, *rest, st: _Static):
+    *dq_refs, o_ref = rest
+    cfg = st.cfg
+    g, gps, reps = _groups(st.block_size, cfg.bk)
+    bm, bn = x_ref.shape[0], p_ref.shape[0]
+    steps = x_ref.shape[1] // cfg.bk
+    cdt = x_ref.dtype
+    acc_shape = (bn, bm) if cfg.swap_ab else (bm, bn)
+    row_ids = pl.program_id(1) * bn + jax.lax.broadcasted_iota(jnp.int32, (bn,), 0)
+    blk0 = pl.program_id(2) * a_ref.shape[1]  # first absmax column of this K split
+    mask_g = _row_mask(st, bm, g) if cfg.scale == "dot" else None
+    mask_k = _row_mask(st, bm, cfg.bk) if cfg.scale == "tile" else None
+
+    def product(x, w):  # x [bm, c] . w [bn, c] -> acc layout
+        return _dot(w, x, (1, 1), cdt) if cfg.swap_ab else _dot(x, w, (1, 1), cdt)
+
+    def body_dot(t, acc):
+        for b in range(gps):
+            grp = t * gps + b
+            w = _dequant(p_ref[:, pl.ds(grp * (g // 2), g // 2)], cb_ref, cfg.lookup, st.qtype).astype(cdt)
+            part = product(_load_rows(x_ref.at[:, pl.ds(grp * g, g)], mask_g), w)
+            col = grp // reps
+            a = _absmax(a_ref[:, col], dq_refs, st, row_ids, blk0 + col)
+            acc += part * (a[:, None] if cfg.swap_ab else a[None, :])
+        return acc
+
+    def body_tile(t, acc):
+        w = _dequant(p_ref[:, pl.ds(t * (cfg.bk // 2), cfg.bk // 2)], cb_ref, cfg.lookup, st.qtype)
+        if reps == 1:
+            cols = blk0 + t * gps + jax.lax.broadcasted_iota(jnp.int32, (gps,), 0)
+            scale = _absmax(a_ref[:, pl.ds(t * gps, gps)], dq_refs, st, row_ids, cols)
+        else:
+            scale = _absmax(a_ref[:, t // reps], dq_refs, st, row_ids, blk0 + t // reps)
+        w = _scale_tile(w, scale).astype(cdt)
+        return acc + product(_load_rows(x_ref.at[:, pl.ds(t * cfg.bk, cfg.bk)], mask_k), w)
+
+    body = body_dot if cfg.scale == "dot" else body_tile
+    acc = jax.lax.fori_loop(0, steps, body, jnp.zeros(acc_shape, jnp.float32))
+    out = (acc.T if cfg.swap_ab else acc).astype(o_ref.dtype)
+    _store_rows(o_ref, out, _row_mask(st, bm, bn))
+
+
+def _backward_kernel(dy_ref, p_ref, a_ref, cb_ref, *rest, st: _Static):
+    *dq_refs, o_ref = rest
+    cfg = st.cfg
+    _, gps, reps = _groups(st.block_size, cfg.bk)
+    cdt = dy_ref.dtype
+    bm, bn = dy_ref.shape[0], cfg.bn
+    steps = p_ref.shape[0] // bn
+    kb = pl.program_id(1)
+    if reps == 1:
+        blk = kb * gps + jax.lax.broadcasted_iota(jnp.int32, (gps,), 0)
+    else:
+        blk = kb // reps
+    mask = _row_mask(st, bm, bn)
+
+    def body(t, acc):
+        rows = pl.ds(t * bn, bn)
+        w = _dequant(p_ref[rows, :], cb_ref, cfg.lookup, st.qtype)  # [bn, bk]
+        row_ids = t * bn + jax.lax.broadcasted_iota(jnp.int32, (bn,), 0)
+        scale = _absmax(a_ref[rows, :] if reps == 1 else a_ref[rows, 0], dq_refs, st, row_ids, blk)
+        w = _scale_tile(w, scale).astype(cdt)
+        return acc + _dot(_load_rows(dy_ref.at[:, rows], mask), w, (1, 0), cdt)
+
+    acc = jax.lax.fori_loop(0, steps, body, jnp.zeros((bm, cfg.bk), jnp.float32))
+    _store_rows(o_ref, acc.astype(o_ref.dtype), _row_mask(st, bm, cfg.bk))
+
+
+def _table(qtype: str) -> jax.Array:
+    return jnp.asarray(np.asarray(common.codebook_values(qtype), np.float32))
+
+
+def _compiler_params(cfg: GpuConfig):
+    return plgpu.CompilerParams(num_warps=cfg.num_warps, num_stages=cfg.num_stages)
+
+
+def _stats_operands(absmax, nested, offset, index_map):
+    """The statistics operands and their BlockSpecs beyond `absmax`: the dynamic map, nested absmax, offset."""
+    if nested is None:
+        return (), ()
+    dmap = jnp.asarray(codebooks.dynamic_map())
+    operands = (dmap, nested, jnp.reshape(offset, (1,)).astype(jnp.float32))
+    specs = tuple(pl.BlockSpec(op.shape, index_map) for op in operands)
+    return operands, specs
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "qtype", "block_size", "nested_block_size", "interpret"))
+def forward(x, packed, absmax, nested=None, offset=None, *, cfg: GpuConfig, qtype: str, block_size: int,
+            nested_block_size: int | None = None, interpret: bool = False):
+    """x [M, K] @ W.T -> [M, N] in x's dtype.
+
+    absmax: float32 [N, K/bs]; or, with double quantization, the uint8 statistic codes [N, K/bs] together with
+    `nested` (float32 nested absmax), `offset` (float32 scalar) and `nested_block_size`, decoded in the kernel.
+    """
+    m, k = x.shape
+    n = packed.shape[0]
+    s = cfg.split_k
+    out_dtype = x.dtype if s == 1 else jnp.float32
+    st = _Static(cfg, qtype, block_size, m, absmax.shape[1], nested_block_size if nested is not None else None)
+    dq_ops, dq_specs = _stats_operands(absmax, nested, offset, lambda i, j, p: (0,))
+    out = pl.pallas_call(
+        functools.partial(_forward_kernel, st=st),
+        out_shape=jax.ShapeDtypeStruct((s, m, n), out_dtype),
+        grid=(pl.cdiv(m, cfg.bm), n // cfg.bn, s),
+        in_specs=[
+            pl.BlockSpec((cfg.bm, k // s), lambda i, j, p: (i, p)),
+            pl.BlockSpec((cfg.bn, k // 2 // s), lambda i, j, p: (j, p)),
+            pl.BlockSpec((cfg.bn, absmax.shape[1] // s), lambda i, j, p: (j, p)),
+            pl.BlockSpec((16,), lambda i, j, p: (0,)),
+            *dq_specs,
+        ],
+        out_specs=pl.BlockSpec((None, cfg.bm, cfg.bn), lambda i, j, p: (p, i, j)),
+        compiler_params=_compiler_params(cfg),
+        interpret=interpret,
+        name="matmul_4bit_fwd",
+    )(x, packed, absmax, _table(qtype), *dq_ops)
+    return out[0] if s == 1 else out.sum(axis=0).astype(x.dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "qtype", "block_size", "nested_block_size", "interpret"))
+def backward(dy, packed, absmax, nested=None, offset=None, *, cfg: GpuConfig, qtype: str, block_size: int,
+             nested_block_size: int | None = None, interpret: bool = False):
+    """dY [M, N] @ W -> dX [M, K] in dY's dtype (statistics as in `forward`)."""
+    m, n = dy.shape
+    k = 2 * packed.shape[1]
+    _, gps, reps = _groups(block_size, cfg.bk)
+    if reps == 1:
+        abs_spec = pl.BlockSpec((n, gps), lambda i, kb: (0, kb))
+    else:
+        abs_spec = pl.BlockSpec((n, 1), lambda i, kb: (0, kb // reps))
+    st = _Static(cfg, qtype, block_size, m, absmax.shape[1], nested_block_size if nested is not None else None)
+    dq_ops, dq_specs = _stats_operands(absmax, nested, offset, lambda i, kb: (0,))
+    return pl.pallas_call(
+        functools.partial(_backward_kernel, st=st),
+        out_shape=jax.ShapeDtypeStruct((m, k), dy.dtype),
+        grid=(pl.cdiv(m, cfg.bm), k // cfg.bk),
+        in_specs=[
+            pl.BlockSpec((cfg.bm, n), lambda i, kb: (i, 0)),
+            pl.BlockSpec((n, cfg.bk // 2), lambda i, kb: (0, kb)),
+            abs_spec,
+            pl.BlockSpec((16,), lambda i, kb: (0,)),
+            *dq_specs,
+        ],
+        out_specs=pl.BlockSpec((cfg.bm, cfg.bk), lambda i, kb: (i, kb)),
+        compiler_params=_compiler_params(cfg),
+        interpret=interpret,
+        name="matmul_4bit_dx",
+    )(dy, packed, absmax, _table(qtype), *dq_ops)

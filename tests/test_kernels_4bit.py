@@ -1,0 +1,289 @@
+"""shared.kernels.matmul_4bit: fused 4-bit matmul kernels against the XLA reference, on CPU.
+
+The GPU (Triton) kernel runs in Pallas' generic interpret mode (`interpret=True`); the TPU (Mosaic) kernel runs in
+TPU interpret mode (`pltpu.InterpretParams()`: simulated VMEM/DMAs, uninitialised buffers are NaN). Both also get
+lowered for their real platform ("cuda" -> Triton IR, "tpu" -> Mosaic) from CPU, which checks that every
+primitive they use has a lowering, without a device. Inputs are fresh random normals (never zeros).
+Tolerances: relative error max|y - ref| / max|ref| <= 1e-5 in float32, <= 1e-2 in bfloat16.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import re
+import warnings
+import zlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from shared.kernels import matmul_4bit
+from shared.kernels.matmul_4bit import api, common, pallas_gpu, pallas_tpu, reference
+from shared.quant import QuantizedArray, quantize
+
+TOL = {jnp.float32: 1e-5, jnp.bfloat16: 1e-2}
+
+
+def _rel(y, ref) -> float:
+    y, ref = np.asarray(y, np.float32), np.asarray(ref, np.float32)
+    assert np.all(np.isfinite(y)), "non-finite values in the kernel output"
+    return float(np.max(np.abs(y - ref)) / np.max(np.abs(ref)))
+
+
+def _weight(seed, n, k, qtype, block_size, double_quant):
+    w = np.random.default_rng(seed).standard_normal((n, k)).astype(np.float32)
+    return quantize(w, qtype, block_size, double_quant)
+
+
+def _ref_forward(x, q):
+    return reference.matmul(x.reshape(-1, x.shape[-1]), q).reshape(*x.shape[:-1], q.shape[0])
+
+
+# (backend, M, N, K, block_size, qtype, double_quant, dtype): every factor appears on both kernels.
+CASES = [
+    ("pallas_gpu", 1, 128, 512, 64, "nf4", False, jnp.float32),
+    ("pallas_gpu", 3, 64, 256, 64, "fp4", True, jnp.float32),
+    ("pallas_gpu", 17, 96, 512, 128, "int4", False, jnp.float32),
+    ("pallas_gpu", 3, 128, 1024, 256, "nf4", True, jnp.bfloat16),
+    ("pallas_gpu", 17, 64, 256, 32, "fp4", False, jnp.bfloat16),
+    ("pallas_gpu", 1, 128, 256, 64, "int4", True, jnp.bfloat16),
+    ("pallas_gpu", 80, 64, 256, 64, "nf4", False, jnp.bfloat16),  # "tile" plan, bm=128 > M: masked rows
+    ("pallas_gpu", 300, 128, 256, 64, "nf4", True, jnp.bfloat16),  # bm=256 plans, partial last row block
+    ("pallas_tpu", 1, 128, 512, 64, "nf4", True, jnp.float32),
+    ("pallas_tpu", 3, 256, 256, 64, "fp4", False, jnp.float32),
+    ("pallas_tpu", 17, 128, 1024, 512, "int4", True, jnp.float32),
+    ("pallas_tpu", 3, 128, 512, 32, "nf4", False, jnp.bfloat16),
+    ("pallas_tpu", 17, 256, 512, 128, "fp4", True, jnp.bfloat16),
+    ("pallas_tpu", 1, 128, 256, 256, "int4", False, jnp.bfloat16),
+    ("pallas_tpu", 3, 128, 2048, 1024, "nf4", True, jnp.float32),  # block_size > bk: 2 K steps per block
+]
+
+
+@pytest.mark.parametrize("backend,m,n,k,bs,qtype,dq,dtype", CASES,
+                         ids=[f"{c[0]}-M{c[1]}-{c[2]}x{c[3]}-bs{c[4]}-{c[5]}{'-dq' if c[6] else ''}-"
+                              f"{jnp.dtype(c[7]).name}" for c in CASES])
+def test_forward_and_dx_match_reference(backend, m, n, k, bs, qtype, dq, dtype):
+    q = _weight(zlib.crc32(f"{n}x{k}{qtype}".encode()), n, k, qtype, bs, dq)
+    rng = np.random.default_rng(m * 7 + k)
+    x = jnp.asarray(rng.standard_normal((m, k)), dtype)
+    dy = jnp.asarray(rng.standard_normal((m, n)), dtype)
+    plan = api.plans(x.shape, q, dtype, backend)
+    assert plan["forward"] is not None and plan["backward"] is not None, plan  # the kernels, not the fallback
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning on a supported shape
+        y, vjp = jax.vjp(lambda x: matmul_4bit(x, q, backend=backend, interpret=True), x)
+        (dx,) = vjp(dy)
+    y_ref, vjp_ref = jax.vjp(lambda x: _ref_forward(x, q), x)
+    (dx_ref,) = vjp_ref(dy)
+    assert y.dtype == dtype and y.shape == (m, n)
+    assert dx.dtype == dtype and dx.shape == (m, k)
+    assert _rel(y, y_ref) <= TOL[dtype]
+    assert _rel(dx, dx_ref) <= TOL[dtype]
+
+
+def test_grad_through_leading_dims_and_jit():
+    q = _weight(3, 128, 256, "nf4", 64, True)
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((2, 3, 256)), jnp.float32)
+    r = jnp.asarray(rng.standard_normal((2, 3, 128)), jnp.float32)
+    for backend in ("pallas_gpu", "pallas_tpu"):
+        loss = jax.jit(lambda x: jnp.sum(r * matmul_4bit(x, q, backend=backend, interpret=True)))
+        g = jax.grad(loss)(x)
+        g_ref = jax.grad(lambda x: jnp.sum(r * _ref_forward(x, q)))(x)
+        assert g.shape == x.shape
+        assert _rel(g, g_ref) <= 1e-5
+
+
+def test_weight_is_frozen():
+    q = _weight(4, 128, 256, "nf4", 64, False)
+    x = jnp.asarray(np.random.default_rng(1).standard_normal((3, 256)), jnp.float32)
+    for backend in ("xla", "pallas_gpu", "pallas_tpu"):
+        f = lambda q: jnp.sum(matmul_4bit(x, q, backend=backend, interpret=True))  # noqa: E731
+        with pytest.raises(TypeError, match="integer"):
+            jax.grad(f)(q)  # uint8 codes: jax.grad refuses them
+        gq = jax.grad(f, allow_int=True)(q)
+        for leaf in jax.tree.leaves(gq):
+            if leaf.dtype != jax.dtypes.float0:
+                assert not np.any(np.asarray(leaf)), backend  # absmax gets an exact zero, not a gradient
+
+
+GPU_OPTIONS = [  # (config, block_size, forward reads double-quantized statistics)
+    (pallas_gpu.GpuConfig(16, 16, 64, scale="tile", lookup="select"), 64, False),
+    (pallas_gpu.GpuConfig(16, 32, 128, split_k=2, scale="dot", lookup="gather", swap_ab=True), 64, True),
+    (pallas_gpu.GpuConfig(16, 16, 32, scale="dot", lookup="select", swap_ab=False), 64, False),
+    (pallas_gpu.GpuConfig(32, 16, 64, split_k=4, scale="tile", swap_ab=True), 128, True),  # 2 K steps per block
+    (pallas_gpu.GpuConfig(16, 16, 64, split_k=2, scale="dot", swap_ab=True), 256, True),  # 4 K steps per block
+]
+
+
+@pytest.mark.parametrize("cfg,bs,dq_forward", GPU_OPTIONS,
+                         ids=[f"{c.describe().replace(' ', ',')},bs={bs}" for c, bs, _ in GPU_OPTIONS])
+def test_gpu_kernel_options(cfg, bs, dq_forward):
+    n, k, m = 64, 512, 5
+    q = _weight(5, n, k, "nf4", bs, True)
+    pallas_gpu.check_config(cfg, m, n, k, bs, forward=True)
+    rng = np.random.default_rng(2)
+    x = jnp.asarray(rng.standard_normal((m, k)), jnp.float32)
+    dy = jnp.asarray(rng.standard_normal((m, n)), jnp.float32)
+    dq = dict(nested=q.nested_absmax, offset=q.offset, nested_block_size=q.nested_block_size)
+    if dq_forward:  # statistics decoded in the kernel
+        y = pallas_gpu.forward(x, q.packed, q.absmax, **dq, cfg=cfg, qtype="nf4", block_size=bs, interpret=True)
+    else:  # float32 absmax decoded by XLA
+        y = pallas_gpu.forward(x, q.packed, common.float_absmax(q), cfg=cfg, qtype="nf4", block_size=bs,
+                               interpret=True)
+    bcfg = dataclasses.replace(cfg, split_k=1)
+    dx = pallas_gpu.backward(dy, q.packed, q.absmax, **dq, cfg=bcfg, qtype="nf4", block_size=bs, interpret=True)
+    assert _rel(y, reference.matmul(x, q)) <= 1e-5
+    assert _rel(dx, reference.matmul_dx(dy, q)) <= 1e-5
+
+
+def test_tpu_kernel_several_steps_and_row_blocks():
+    # K = 4 steps of 256, N = 2 row blocks of 128 (the dX kernel accumulates across them), bm = 8 -> 2 M blocks.
+    n, k, bs, m = 256, 1024, 64, 11
+    q = _weight(6, n, k, "fp4", bs, False)
+    cfg = pallas_tpu.TpuConfig(bm=8, bn=128, bk=256)
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.standard_normal((m, k)), jnp.float32)
+    dy = jnp.asarray(rng.standard_normal((m, n)), jnp.float32)
+    a = common.float_absmax(q)
+    xe, xo = common.split_even_odd(common.pad_rows(x, 8))
+    y = pallas_tpu.forward(xe, xo, q.packed, a, cfg=cfg, qtype="fp4", block_size=bs, interpret=True)[:m]
+    de, do = pallas_tpu.backward(common.pad_rows(dy, 8), q.packed, a, cfg=cfg, qtype="fp4", block_size=bs,
+                                 interpret=True)
+    assert _rel(y, reference.matmul(x, q)) <= 1e-5
+    assert _rel(common.interleave_even_odd(de, do)[:m], reference.matmul_dx(dy, q)) <= 1e-5
+
+
+def test_checker_detects_a_wrong_kernel():
+    """The comparison is sharp: decoding NF4 codes with the FP4 codebook, or swapping nibbles, fails it."""
+    q = _weight(7, 64, 256, "nf4", 64, False)
+    x = jnp.asarray(np.random.default_rng(4).standard_normal((3, 256)), jnp.float32)
+    cfg = pallas_gpu.GpuConfig(16, 16, 64)
+    a = common.float_absmax(q)
+    wrong_book = pallas_gpu.forward(x, q.packed, a, cfg=cfg, qtype="fp4", block_size=64, interpret=True)
+    swapped = (q.packed >> 4) | (q.packed << 4)
+    wrong_order = pallas_gpu.forward(x, swapped, a, cfg=cfg, qtype="nf4", block_size=64, interpret=True)
+    y_ref = reference.matmul(x, q)
+    assert _rel(wrong_book, y_ref) > 0.1
+    assert _rel(wrong_order, y_ref) > 0.1
+
+
+def _caught(fn):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [w for w in caught if "matmul_4bit" in str(w.message)]
+
+
+@pytest.mark.parametrize("backend", ["pallas_gpu", "pallas_tpu"])
+@pytest.mark.parametrize("case", ["flat_layout", "float16", "n_not_tiled"])
+def test_fallback_warns_once_and_is_correct(backend, case):
+    common.reset_fallback_warnings()
+    if case == "flat_layout":  # K = 96 is not a multiple of the block size: bnb's flat layout
+        q, x_dtype, k, n = _weight(8, 40, 96, "nf4", 64, True), jnp.float32, 96, 40
+    elif case == "float16":
+        q, x_dtype, k, n = _weight(9, 128, 256, "fp4", 64, False), jnp.float16, 256, 128
+    else:  # N = 40 rows: no power-of-two tile >= 16 (GPU) / no multiple of 128 (TPU)
+        q, x_dtype, k, n = _weight(10, 40, 256, "int4", 64, False), jnp.float32, 256, 40
+    rng = np.random.default_rng(5)
+    x = jnp.asarray(rng.standard_normal((3, k)), x_dtype)
+    r = jnp.asarray(rng.standard_normal((3, n)), x_dtype)
+    y, first = _caught(lambda: matmul_4bit(x, q, backend=backend, interpret=True))
+    y2, second = _caught(lambda: matmul_4bit(x, q, backend=backend, interpret=True))
+    assert len(first) == 1 and not second
+    assert f"{tuple(q.shape)}" in str(first[0].message) and "(3, " in str(first[0].message)
+    tol = 1e-5 if x_dtype == jnp.float32 else 1e-2
+    assert _rel(y, _ref_forward(x, q)) <= tol and _rel(y2, y) == 0
+    g = jax.grad(lambda x: jnp.sum(r * matmul_4bit(x, q, backend=backend, interpret=True)).astype(jnp.float32))(x)
+    g_ref = jax.grad(lambda x: jnp.sum(r * _ref_forward(x, q)).astype(jnp.float32))(x)
+    assert _rel(g, g_ref) <= tol
+
+
+def test_dispatch(monkeypatch):
+    q = _weight(11, 128, 256, "nf4", 64, False)
+    x = jnp.asarray(np.random.default_rng(6).standard_normal((3, 256)), jnp.float32)
+
+    def kernels(**kw):  # names of the pallas_calls in the traced program
+        text = str(jax.make_jaxpr(lambda x: matmul_4bit(x, q, **kw))(x))
+        return set(re.findall(r"matmul_4bit_\w+", text))
+
+    assert api.default_backend() == "xla" and jax.default_backend() == "cpu"
+    assert kernels() == set()  # CPU: the XLA reference
+    assert kernels(backend="pallas_gpu", interpret=True) == {"matmul_4bit_fwd"}
+    assert kernels(backend="pallas_tpu", interpret=True) == {"matmul_4bit_fwd_tpu"}
+    assert kernels(interpret=True) == {"matmul_4bit_fwd"}  # interpret with no accelerator: the GPU kernel
+    with pytest.raises(ValueError, match="interpret=True"):
+        matmul_4bit(x, q, backend="pallas_gpu")  # Triton cannot run on CPU
+    with pytest.raises(ValueError, match="backend must be one of"):
+        matmul_4bit(x, q, backend="cuda")
+    with pytest.raises(ValueError, match="last axis"):
+        matmul_4bit(x[:, :128], q)
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert api.resolve_backend(None, False) == "pallas_gpu"
+    monkeypatch.setattr(jax, "default_backend", lambda: "tpu")
+    assert api.resolve_backend(None, False) == "pallas_tpu"
+    with pytest.raises(ValueError):
+        api.resolve_backend("pallas_gpu", False)  # the GPU kernel on a TPU host
+
+
+# Lowering from CPU for the real platform: every primitive the kernels use must have a Triton / Mosaic lowering.
+LOWERING_SHAPES = [(1, 4096, 4096, 64), (16, 11008, 4096, 64), (4096, 4096, 4096, 64), (512, 4096, 8192, 256)]
+
+
+def _abstract_weight(n, k, bs) -> QuantizedArray:
+    """A double-quantized NF4 weight of shapes only (nothing allocated)."""
+    sds = jax.ShapeDtypeStruct
+    return QuantizedArray(packed=sds((n, k // 2), jnp.uint8), absmax=sds((n, k // bs), jnp.uint8),
+                          nested_absmax=sds((-(-n * k // bs // 256),), jnp.float32), offset=sds((), jnp.float32),
+                          shape=(n, k), dtype=np.dtype(np.float32), qtype="nf4", block_size=bs, nested_block_size=256)
+
+
+def _target_device(platform: str):
+    """An abstract H100 to lower for: jax 0.11's Triton lowering reads the GPU generation from the device (or from
+    the abstract mesh's device when, as here, there is none). jax 0.10 does not need it."""
+    if platform != "cuda":
+        return contextlib.nullcontext()
+    device = jax.sharding.AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", num_cores=132, platform="gpu")
+    return jax.sharding.use_abstract_mesh(jax.sharding.AbstractMesh((1,), ("x",), abstract_device=device))
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float32], ids=["bf16", "f32"])
+@pytest.mark.parametrize("platform", ["cuda", "tpu"])
+def test_kernels_lower_for_their_platform(platform, dtype):
+    backend = "pallas_gpu" if platform == "cuda" else "pallas_tpu"
+    target = "__gpu$xla.gpu.triton" if platform == "cuda" else "tpu_custom_call"
+    for m, n, k, bs in LOWERING_SHAPES:
+        q = _abstract_weight(n, k, bs)
+        plan = api.plans((m, k), q, dtype, backend)
+        assert plan["forward"] is not None and plan["backward"] is not None, plan
+        p = api._Plan(backend, False, plan["forward"], plan["backward"])
+
+        def fwd_and_dx(x, dy, q):
+            y, vjp = jax.vjp(lambda x: api._fused(p, x, q), x)
+            return y, vjp(dy)[0]
+
+        sds = jax.ShapeDtypeStruct
+        with _target_device(platform):
+            lowered = jax.jit(fwd_and_dx).trace(sds((m, k), dtype), sds((m, n), dtype), q)
+            text = lowered.lower(lowering_platforms=(platform,)).as_text()
+        assert text.count(target) == 2, (m, n, k)  # forward and dX kernels, no fallback
+
+
+def test_bench_quick_runs_on_cpu(tmp_path):
+    from scripts import bench_4bit
+
+    out = tmp_path / "bench.json"
+    results = bench_4bit.run(quick=True, json_path=str(out), shapes=((128, 512),), ms=(1, 17), repeats=1,
+                             warmup=1, variants=True, log=lambda *_: None)
+    data = json.loads(out.read_text())
+    assert data["device_kind"] and data["jax_version"] == jax.__version__ and "git_commit" in data
+    rows = data["results"]
+    assert rows and results == rows
+    ok = [r for r in rows if r.get("error") is None]
+    assert ok and all(r["fused"]["fwd_ms"] > 0 and r["bf16"]["fwd_ms"] > 0 for r in ok)
+    assert all(r["max_rel_err"] <= 1e-2 for r in ok)
