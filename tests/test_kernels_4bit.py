@@ -287,3 +287,49 @@ def test_bench_quick_runs_on_cpu(tmp_path):
     ok = [r for r in rows if r.get("error") is None]
     assert ok and all(r["fused"]["fwd_ms"] > 0 and r["bf16"]["fwd_ms"] > 0 for r in ok)
     assert all(r["max_rel_err"] <= 1e-2 for r in ok)
+
+
+def test_qlora_model_runs_through_the_kernels():
+    """A 4-bit model with LoRA on all projections: every `Linear` goes through `matmul_4bit`, so the loss and the
+    adapters' gradients through each Pallas kernel (interpret mode, selected with `use`) equal the XLA path's."""
+    from flax import nnx
+
+    from shared.kernels.matmul_4bit import use
+    from shared.lora import LoRAParam, apply_lora
+    from shared.model import ModelConfig, Transformer
+    from shared.model.loading import quantize_hook
+    from shared.train import loss_fn
+
+    # dim 256 / ffn 512: every projection is a multiple of the TPU tiles too (N of 128, K of 256), so no fallback.
+    cfg = ModelConfig(vocab_size=64, dim=256, n_layers=1, n_heads=2, n_kv_heads=2, ffn_dim=512, max_seq_len=16,
+                      name="kernel-test")
+    model = Transformer(cfg, rngs=nnx.Rngs(0))
+    hook = quantize_hook("nf4", double_quant=True)
+    for path, var in nnx.state(model, nnx.Param).flat_state():
+        var.set_value(hook(".".join(map(str, path)), var.get_value(), jnp.float32))
+    apply_lora(model, targets="all", rank=4, alpha=8, rngs=nnx.Rngs(params=1, dropout=0))
+    for _, var in nnx.state(model, LoRAParam).flat_state():  # B = 0 at init: make the adapters non-trivial
+        var.set_value(jax.random.normal(jax.random.key(var.get_value().size), var.get_value().shape) * 0.05)
+    ids = jax.random.randint(jax.random.key(2), (3, 9), 0, cfg.vocab_size)  # M = 3 * 8 = 24 rows
+    batch = {"input_ids": ids[:, :-1], "targets": ids[:, 1:], "loss_mask": jnp.ones((3, 8), bool),
+             "positions": jnp.broadcast_to(jnp.arange(8), (3, 8))}
+    grad = nnx.value_and_grad(lambda m: loss_fn(m, batch)[0], argnums=nnx.DiffState(0, LoRAParam))
+
+    def run(backend):
+        with use(backend, interpret=backend != "xla"), warnings.catch_warnings():
+            warnings.simplefilter("error")  # a fallback would warn: every projection must run the kernel
+            graphdef, state = nnx.split(model)
+            text = str(jax.make_jaxpr(lambda s: grad(nnx.merge(graphdef, s)))(state))
+            loss, g = grad(model)
+        names = {name.rstrip("0123456789") for name in re.findall(r"matmul_4bit_\w+", text)}  # (jaxpr numbers)
+        return float(loss), jax.tree.map(np.asarray, g), names
+
+    loss_ref, g_ref, names = run("xla")
+    assert names == set()
+    for backend, kernels in (("pallas_gpu", {"matmul_4bit_fwd", "matmul_4bit_dx"}),
+                             ("pallas_tpu", {"matmul_4bit_fwd_tpu", "matmul_4bit_dx_tpu"})):
+        loss, g, names = run(backend)
+        assert names == kernels, (backend, names)
+        assert abs(loss - loss_ref) <= 1e-5 * abs(loss_ref)
+        for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref)):
+            assert _rel(a, b) <= 1e-4, backend

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from shared.model.config import ModelConfig
+from shared.kernels import matmul_4bit
 from shared.quant import QuantizedArray
 
 _NEG_INF = -1e30  # finite, so a fully masked row (a padding query) gives a uniform softmax instead of NaN
@@ -31,12 +32,14 @@ _NEG_INF = -1e30  # finite, so a fully masked row (a padding query) gives a unif
 def linear(x: jax.Array, weight, bias=None) -> jax.Array:
     """x @ weight.T (+ bias) for a weight in [out, in] layout, computed in x's dtype with float32 accumulation.
 
-    A 4-bit `QuantizedArray` weight is dequantized to x's dtype and multiplied (plain XLA; the fused Pallas
-    kernels of `shared.kernels` replace this path once they land).
+    A 4-bit `QuantizedArray` weight goes through `shared.kernels.matmul_4bit`: the fused Pallas kernel on a GPU or
+    TPU (forward and dX, the weight never materialised in 16 bits), the XLA reference (dequantize, then dot) on CPU.
     """
-    w = weight.dequantize(x.dtype) if isinstance(weight, QuantizedArray) else weight.astype(x.dtype)
-    y = jax.lax.dot_general(x, w, (((x.ndim - 1,), (1,)), ((), ())),
-                            preferred_element_type=jnp.float32).astype(x.dtype)
+    if isinstance(weight, QuantizedArray):
+        y = matmul_4bit(x, weight)
+    else:
+        y = jax.lax.dot_general(x, weight.astype(x.dtype), (((x.ndim - 1,), (1,)), ((), ())),
+                                preferred_element_type=jnp.float32).astype(x.dtype)
     return y if bias is None else y + bias.astype(x.dtype)
 
 

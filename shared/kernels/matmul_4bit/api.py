@@ -31,9 +31,11 @@ applies `stop_gradient` to q, so it gives the same zeros.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
+import threading
 from typing import Any
 
 import jax
@@ -46,6 +48,27 @@ from shared.quant import QuantizedArray
 BACKENDS = ("xla", "pallas_gpu", "pallas_tpu")
 _PLATFORM_BACKEND = {"gpu": "pallas_gpu", "cuda": "pallas_gpu", "rocm": "pallas_gpu", "tpu": "pallas_tpu"}
 _BACKEND_PLATFORM = {"pallas_gpu": "gpu", "pallas_tpu": "tpu"}
+
+
+_SCOPE = threading.local()  # (backend, interpret) set by `use`, read when a call passes neither
+
+
+@contextlib.contextmanager
+def use(backend: str | None = None, interpret: bool = False):
+    """Within this block, calls that pass no backend (e.g. every 4-bit `Linear` of a model) use this backend and
+    interpret mode. Read when a function is traced: jit-compiled callables keep what they were traced with.
+
+        with matmul_4bit_api.use("pallas_tpu", interpret=True):
+            logits = model(tokens)          # the TPU kernel in TPU interpret mode, on CPU
+    """
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
+    previous = getattr(_SCOPE, "value", None)
+    _SCOPE.value = (backend, bool(interpret))
+    try:
+        yield
+    finally:
+        _SCOPE.value = previous
 
 
 def default_backend(interpret: bool = False) -> str:
@@ -154,11 +177,15 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, 
         without double quantization.
       backend: None (follow the platform), "xla", "pallas_gpu" or "pallas_tpu".
       interpret: run the Pallas kernel in interpret mode (on CPU).
+      (With neither given, an enclosing `use(backend, interpret)` block decides.)
     Raises TypeError/ValueError for a non-QuantizedArray, a non-2-D weight, mismatched K, a non-float x or an
     unknown backend, or a Pallas backend without its device and without interpret=True.
     """
     x = jnp.asarray(x)
     common.check_common(x, q)
+    scoped = getattr(_SCOPE, "value", None)
+    if backend is None and not interpret and scoped is not None:
+        backend, interpret = scoped
     name = resolve_backend(backend, interpret)
     n, k = q.shape
     lead = x.shape[:-1]
