@@ -1,0 +1,19 @@
+"""QLoRA's claims that have a command: id -> what it checks, the function that measures it, and its CPU cost.
+
+    python -m scripts.claim qlora 2            # measure claim 2, write papers/qlora/results/claim2.json
+Claim ids are the rows of papers/qlora/README.md and the keys of reported.json.
+"""
+
+from __future__ import annotations
+
+from papers.qlora import accounting, datatypes
+from shared.eval import Claim
+
+CLAIMS: dict[str, Claim] = {
+    "1": Claim("NF4 codebook: the 16 values", accounting.nf4_codebook, cpu_seconds=2),
+    "2": Claim("double quantization: bits per parameter, GB saved at 65B", accounting.double_quant, cpu_seconds=10),
+    "3": Claim("memory: 65B QLoRA < 48 GB, 16-bit full fine-tuning > 780 GB; 7B-65B breakdown", accounting.memory,
+               cpu_seconds=60),
+    "6": Claim("data types: perplexity INT4 > FP4 > NF4 + DQ (SmolLM2 re-quantized, OASST1 replies)",
+               datatypes.perplexities, cpu_seconds=300),
+}
