@@ -2,6 +2,11 @@
 
     python -m scripts.generate --prompt "Give three tips for staying healthy."
     python -m scripts.generate --model path/to/hf_dir --prompt "Once upon a time" --nochat --temperature 0.7 --top_p 0.9
+    python -m scripts.generate --workdir runs/guanaco-smoke --template guanaco --prompt "What is QLoRA?"
+
+--workdir answers with a fine-tuned model: the base model its config names, with the adapters of its newest
+checkpoint. --template renders the prompt with one of shared.data's templates (e.g. the Guanaco format a
+Guanaco model was trained on) instead of the tokenizer's chat template.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ import time
 
 from absl import app, flags
 
+from shared.data import TEMPLATE_NAMES, Conversation, Turn, render_prompt
 from shared.model import DEFAULT_MODEL, Sampling, from_pretrained
+from shared.model.api import PretrainedModel
 
 _PROMPT = flags.DEFINE_multi_string("prompt", None, "prompt text (repeat the flag for a batch)", required=True)
 _MODEL = flags.DEFINE_string("model", DEFAULT_MODEL, "installed model name, Hugging Face directory or .gguf file")
@@ -20,19 +27,37 @@ _TOP_K = flags.DEFINE_integer("top_k", 0, "keep the k most likely tokens (0 = of
 _TOP_P = flags.DEFINE_float("top_p", 1.0, "nucleus sampling mass (1.0 = off)")
 _SEED = flags.DEFINE_integer("seed", 0, "sampling seed")
 _CHAT = flags.DEFINE_bool("chat", True, "wrap the prompt in the model's chat template")
+_WORKDIR = flags.DEFINE_string("workdir", None, "a scripts.train workdir: its base model with its trained adapters")
+_TEMPLATE = flags.DEFINE_enum("template", None, TEMPLATE_NAMES, "render the prompt with this template (no chat)")
+
+
+def load(workdir: str | None, model: str) -> tuple[PretrainedModel, str]:
+    """The model to answer with, and a description of it."""
+    if workdir is None:
+        return from_pretrained(model), model
+    from shared.train.loop import load_trained
+
+    step, module, tokenizer = load_trained(workdir)
+    if tokenizer is None:
+        raise SystemExit(f"{workdir}: its base model has no tokenizer (a random preset); nothing to generate text with")
+    return PretrainedModel(module, tokenizer, str(workdir)), f"{workdir} (adapters of step {step})"
 
 
 def main(argv):
     del argv
     t0 = time.perf_counter()
-    model = from_pretrained(_MODEL.value)
+    model, name = load(_WORKDIR.value, _MODEL.value)
     t1 = time.perf_counter()
-    answers = model.generate(_PROMPT.value, _MAX_NEW.value, chat=_CHAT.value, seed=_SEED.value,
+    prompts = _PROMPT.value
+    if _TEMPLATE.value:
+        prompts = [render_prompt(_TEMPLATE.value, Conversation((Turn("user", p),), source="cli", index=i))
+                   for i, p in enumerate(prompts)]
+    answers = model.generate(prompts, _MAX_NEW.value, chat=_CHAT.value and not _TEMPLATE.value, seed=_SEED.value,
                              sampling=Sampling(_TEMP.value, _TOP_K.value, _TOP_P.value))
     t2 = time.perf_counter()
     for prompt, answer in zip(_PROMPT.value, answers):
         print(f"### {prompt}\n{answer}\n")
-    print(f"[{_MODEL.value}: loaded in {t1 - t0:.1f}s, generated in {t2 - t1:.1f}s (includes compilation)]")
+    print(f"[{name}: loaded in {t1 - t0:.1f}s, generated in {t2 - t1:.1f}s (includes compilation)]")
 
 
 if __name__ == "__main__":

@@ -88,3 +88,29 @@ def test_export_adapter_of_the_newest_checkpoint(tmp_path, monkeypatch):
     for (pa, a), (pb, b) in zip(lora_state(model).flat_state(), lora_state(back).flat_state()):
         assert pa == pb
         np.testing.assert_array_equal(np.asarray(a.get_value()), np.asarray(b.get_value()))
+
+
+def test_evaluation_has_no_dropout_and_load_trained_restores_the_run(tmp_path, monkeypatch):
+    """evaluate() turns LoRA dropout off (the same loss twice; training mode after); load_trained gives the model
+    of the newest checkpoint: the base rebuilt from the config, the trained adapters, dropout off."""
+    from flax import nnx
+
+    from shared.lora import LoRAParam
+    from shared.train.loop import evaluate, load_trained, restore_adapters
+
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    config = _config(steps=10)
+    config.lora.dropout = 0.5
+    train(config, tmp_path, make_data=_data)
+    step, module, tokenizer = load_trained(tmp_path)
+    assert step == 10 and tokenizer is None
+    _, trained = restore_adapters(tmp_path)
+    for (pa, a), (pb, b) in zip(nnx.state(module, LoRAParam).flat_state(), nnx.state(trained, LoRAParam).flat_state()):
+        assert pa == pb
+        np.testing.assert_array_equal(np.asarray(a.get_value()), np.asarray(b.get_value()))
+    batches = [next(Synthetic(5))]
+    module.train()  # dropout on: evaluate must switch it off
+    first, second = evaluate(module, batches), evaluate(module, batches)
+    assert first == second
+    dropouts = [m for _, m in module.iter_modules() if isinstance(m, nnx.Dropout)]
+    assert dropouts and not any(m.deterministic for m in dropouts)  # back in training mode

@@ -99,6 +99,7 @@ def memory() -> ClaimResult:
     plans = {preset: plan_memory(PRESETS[preset], QLORA_PLAN) for preset in SIZES}
     full = plan_memory(PRESETS["llama-65b"], FULL_16BIT_PLAN)
     q65, f65 = plans["llama-65b"]["total_bytes"] / GB, full["total_bytes"] / GB
+    base7 = plans["llama-7b"]["components"]["base_weights"] / 1e6
     rows = [Comparison("65B QLoRA device memory (upper bound)", paper["65B QLoRA device memory (upper bound)"],
                        round(q65, 2), "GB"),
             Comparison("65B 16-bit full fine-tuning memory (lower bound)",
@@ -111,7 +112,6 @@ def memory() -> ClaimResult:
                                round(total, 2), "GB"))
     rows.append(Comparison("7B 4-bit base model", paper["7B 4-bit base model"],
                            round(base7), "MB"))
-    base7 = plans["llama-7b"]["components"]["base_weights"] / 1e6
     fits = q65 < paper["65B QLoRA device memory (upper bound)"]
     exceeds = f65 > paper["65B 16-bit full fine-tuning memory (lower bound)"]
     return ClaimResult(

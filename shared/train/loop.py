@@ -114,6 +114,21 @@ def restore_adapters(workdir) -> tuple[int, object]:
     return step, model
 
 
+def load_trained(workdir):
+    """A training workdir's model ready to use: the base model loaded as its config says (quantized while loading
+    if so), LoRA attached and the adapters of the newest good checkpoint restored. Returns (step, PretrainedModel
+    or, for a random-preset config, the bare module, tokenizer)."""
+    import ml_collections
+
+    step, trained = restore_adapters(workdir)
+    config = ml_collections.ConfigDict(json.loads((pathlib.Path(workdir) / "config.json").read_text()))
+    module, tokenizer = build_model(config)
+    attach_lora(module, config)
+    nnx.update(module, nnx.state(trained, LoRAParam))
+    module.eval()  # LoRA dropout off
+    return step, module, tokenizer
+
+
 def _trainable(model, optimizer):
     return {"adapters": nnx.state(model, LoRAParam), "optimizer": nnx.state(optimizer, nnx.OptState),
             "rng": nnx.state(model, nnx.RngState)}
@@ -196,12 +211,17 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
 
 
 def evaluate(model, batches) -> dict:
-    """Token-weighted loss and perplexity over the evaluation batches."""
+    """Token-weighted loss and perplexity over the evaluation batches, with dropout off (`model.eval()`; the model is
+    put back in training mode afterwards)."""
     total = tokens = 0.0
-    for batch in batches:
-        out = eval_step(model, {k: jnp.asarray(v) for k, v in batch.items()})
-        total += float(out["loss_sum"])
-        tokens += float(out["tokens"])
+    model.eval()
+    try:
+        for batch in batches:
+            out = eval_step(model, {k: jnp.asarray(v) for k, v in batch.items()})
+            total += float(out["loss_sum"])
+            tokens += float(out["tokens"])
+    finally:
+        model.train()
     loss = total / max(tokens, 1.0)
     return {"eval_loss": loss, "eval_perplexity": math.exp(min(loss, 50.0)), "eval_tokens": tokens}
 
