@@ -1,48 +1,88 @@
-"""The main job: every reproduction that finishes on a 2-core CPU, then the reproduction table.
+"""The main job: every paper claim that finishes on a 2-core CPU, then the reproduction table.
 
-    python -m scripts.reproduce [--model smollm2-135m-instruct]
+    python -m scripts.reproduce [--budget_seconds 600] [--only qlora:2,qlora:6] [--no_wandb] [--skip_chat]
 
-Each step prints what it measured. Today the steps are the foundation checks on the embedded default model
-(loading, a chat answer, greedy decoding speed); the papers' claims join as their issues land (see REPRODUCTION.md
-once `scripts.report` exists, and each papers/<paper>/README.md).
+First a chat answer from the embedded SmolLM2 (the model the scaled-down claims use), then each claim whose
+registered CPU cost (papers/*/claims.py) is within --budget_seconds, one progress bar over the claims; each writes
+papers/<paper>/results/claim<ID>.json (and a W&B run, offline without a key). Claims that need more time or a
+GPU are listed with their command. Finally REPRODUCTION.md is rewritten (`scripts.report`) and its table printed.
+A claim that fails is reported with its error and the others still run; the exit status is then 1.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
+import traceback
 
-from absl import app, flags
+from tqdm import tqdm
 
-from shared.model import DEFAULT_MODEL, Sampling, count_params, from_pretrained, generate
-
-_MODEL = flags.DEFINE_string("model", DEFAULT_MODEL, "installed model name, Hugging Face directory or .gguf file")
-_PROMPT = flags.DEFINE_string("prompt", "Give three tips for staying healthy.", "the sample chat prompt")
+from scripts import report
+from scripts.claim import PAPERS, claims_of, run_claim
 
 
-def main(argv):
-    del argv
+def all_claims() -> list[tuple[str, str, object]]:
+    return [(registry.parent.name, cid, claim) for registry in sorted(PAPERS.glob("*/claims.py"))
+            for cid, claim in claims_of(registry.parent.name).items()]
+
+
+def chat_answer(prompt: str) -> None:
+    from shared.model import DEFAULT_MODEL, Sampling, count_params, from_pretrained
+
     t = time.perf_counter()
-    model = from_pretrained(_MODEL.value)
-    c = model.config
-    print(f"[1/3] loaded {_MODEL.value} in {time.perf_counter() - t:.1f}s: {count_params(c):,} parameters, "
-          f"{c.n_layers} layers, dim {c.dim}, heads {c.n_heads}/{c.n_kv_heads} (GQA), vocab {c.vocab_size}")
+    model = from_pretrained(DEFAULT_MODEL)
+    answer = model.generate(prompt, 64, sampling=Sampling())
+    print(f"{DEFAULT_MODEL} ({count_params(model.config):,} parameters), greedy, "
+          f"{time.perf_counter() - t:.0f}s with loading and compilation\n  user: {prompt}\n"
+          + "\n".join("  " + line for line in ("assistant: " + answer).splitlines()) + "\n")
 
-    t = time.perf_counter()
-    answer = model.generate(_PROMPT.value, 96, sampling=Sampling())
-    print(f"[2/3] greedy chat answer ({time.perf_counter() - t:.1f}s incl. compilation)\n  user: {_PROMPT.value}\n"
-          + "\n".join("  " + line for line in ("assistant: " + answer).splitlines()))
 
-    ids = model.tokenizer.encode(model.tokenizer.apply_chat_template([{"role": "user", "content": _PROMPT.value}]))
-    generate(model.module, [ids], 64)  # compiled above for another length bucket, maybe; warm up this one
-    t = time.perf_counter()
-    out = generate(model.module, [ids], 64)[0]
-    dt = time.perf_counter() - t
-    print(f"[3/3] greedy decoding: {len(out)} tokens in {dt:.2f}s = {len(out) / dt:.1f} tokens/s "
-          "(scripts/bench_generate.py compares with transformers)")
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m scripts.reproduce", description=__doc__.split("\n\n")[0])
+    p.add_argument("--budget_seconds", type=float, default=600,
+                   help="run the claims whose registered CPU cost is at most this")
+    p.add_argument("--only", default=None, help="comma-separated PAPER:ID list (overrides the budget)")
+    p.add_argument("--no_wandb", action="store_true")
+    p.add_argument("--skip_chat", action="store_true")
+    p.add_argument("--prompt", default="Give three tips for staying healthy.")
+    args = p.parse_args(argv)
 
-    print("\nReproduction table: no paper claim has been run yet. Each papers/<paper>/README.md lists the claims and "
-          "their status; results will only ever be written by commands.")
+    claims = all_claims()
+    if args.only:
+        wanted = {tuple(item.split(":", 1)) for item in args.only.split(",")}
+        unknown = wanted - {(paper, cid) for paper, cid, _ in claims}
+        if unknown:
+            raise SystemExit(f"--only: no such claim command: {', '.join(':'.join(u) for u in sorted(unknown))}")
+        chosen = [c for c in claims if (c[0], c[1]) in wanted]
+    else:
+        chosen = [c for c in claims if c[2].cpu_seconds is not None and c[2].cpu_seconds <= args.budget_seconds]
+    later = [c for c in claims if c not in chosen]
+
+    if not args.skip_chat:
+        chat_answer(args.prompt)
+    failures = []
+    bar = tqdm(chosen, desc="claims", unit="claim")
+    for paper, cid, claim in bar:
+        bar.set_postfix_str(f"{paper} {cid}: {claim.title[:40]}")
+        t = time.perf_counter()
+        try:
+            record = run_claim(paper, cid, track=not args.no_wandb, command=f"python -m scripts.claim {paper} {cid}")
+            tqdm.write(f"{paper} {cid} [{record['status']}, {time.perf_counter() - t:.0f}s] {record['summary']}")
+        except Exception as e:  # noqa: BLE001 - one failing claim must not hide the others
+            failures.append((paper, cid))
+            tqdm.write(f"{paper} {cid} FAILED after {time.perf_counter() - t:.0f}s: {type(e).__name__}: {e}")
+            traceback.print_exc()
+    for paper, cid, claim in later:
+        cost = "needs a GPU/TPU" if claim.cpu_seconds is None else f"~{claim.cpu_seconds / 60:.0f} min on this CPU"
+        print(f"not run here ({cost}): python -m scripts.claim {paper} {cid}  # {claim.title}")
+    print()
+    report.main([])
+    if failures:
+        print(f"\n{len(failures)} claim(s) failed: {', '.join(f'{p} {c}' for p, c in failures)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    sys.exit(main())

@@ -15,5 +15,5 @@ CLAIMS: dict[str, Claim] = {
     "3": Claim("memory: 65B QLoRA < 48 GB, 16-bit full fine-tuning > 780 GB; 7B-65B breakdown", accounting.memory,
                cpu_seconds=60),
     "6": Claim("data types: perplexity INT4 > FP4 > NF4 + DQ (SmolLM2 re-quantized, OASST1 replies)",
-               datatypes.perplexities, cpu_seconds=300),
+               datatypes.perplexities, cpu_seconds=240),
 }

@@ -49,12 +49,13 @@ def reference_replies(path=None, *, lang: str = "en", max_texts: int | None = No
     return texts
 
 
-def batches(sequences: list[list[int]], batch_size: int) -> list[dict]:
-    """Language-modelling batches: every next token is a target; rows padded to the batch's longest (positions -1)."""
+def batches(sequences: list[list[int]], batch_size: int, multiple: int = 64) -> list[dict]:
+    """Language-modelling batches: every next token is a target; rows padded (positions -1) to the batch's longest,
+    rounded up to `multiple` so that a handful of shapes get compiled."""
     out = []
     for start in range(0, len(sequences), batch_size):
         chunk = sequences[start:start + batch_size]
-        t = max(len(s) for s in chunk) - 1
+        t = -(-(max(len(s) for s in chunk) - 1) // multiple) * multiple
         ids = np.zeros((len(chunk), t), np.int32)
         targets = np.zeros((len(chunk), t), np.int32)
         mask = np.zeros((len(chunk), t), bool)
@@ -67,7 +68,7 @@ def batches(sequences: list[list[int]], batch_size: int) -> list[dict]:
     return out
 
 
-def perplexities(model: str = DEFAULT_MODEL, *, max_texts: int = 128, max_tokens: int = 256, batch_size: int = 8,
+def perplexities(model: str = DEFAULT_MODEL, *, max_texts: int = 64, max_tokens: int = 256, batch_size: int = 8,
                  block_size: int = 64, lang: str = "en") -> ClaimResult:
     """Claim 6: perplexity of `model` as loaded and with its projections re-quantized to each data type."""
     paper = reported_values("6")
