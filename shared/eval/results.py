@@ -85,6 +85,13 @@ def command_line(argv: list[str] | None = None) -> str:
     return shlex.join(head + argv[1:])
 
 
+def provenance(command: str | None = None) -> dict[str, Any]:
+    """Where a measurement comes from: the command line, git commit (and whether the checkout had uncommitted
+    changes), hardware and UTC date, for results files written outside `write_result`."""
+    return {"command": command or command_line(), "git_commit": git_commit(), "git_dirty": git_dirty(),
+            "hardware": hardware(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
 @dataclasses.dataclass(frozen=True)
 class ClaimResult:
     """What a claim's command measured: the comparison rows, everything else it computed, and its verdict."""
@@ -135,8 +142,9 @@ def write_result(path, *, paper: str, claim: str, result: ClaimResult, command: 
                           project=wandb_project, name=f"{paper} claim {claim}", tags=[paper, "reproduction", scale],
                           config={"paper": paper, "claim": str(claim), "command": record["command"]},
                           job_type="reproduction")
+        text = lambda v: None if v is None else str(to_json(v))  # noqa: E731 - one type per W&B column
         tracker.table("paper_vs_ours", ["quantity", "paper", "ours", "unit"],
-                      [[r.quantity, r.paper, r.ours, r.unit] for r in rows])
+                      [[r.quantity, text(r.paper), text(r.ours), r.unit] for r in rows])
         tracker.summary({"status": status, "scale": scale, "summary": summary,
                          **{f"ours/{r.quantity}": r.ours for r in rows if isinstance(r.ours, (int, float))},
                          **{f"paper/{r.quantity}": r.paper for r in rows if isinstance(r.paper, (int, float))}})
