@@ -27,12 +27,9 @@ batch as in a PyTorch ``DataLoader`` with ``drop_last=False``, at a fixed batch 
 **Packing** (``packing=True``, needs ``seq_len``): examples in epoch order are put greedily into rows of
 ``seq_len`` positions (a new row when the next example does not fit); each packed example's positions
 restart at 0. ``segment_ids_from_positions`` recovers which example each position belongs to (a new one
-starts wherever the position is 0). The batch carries no ``segment_ids`` array because the model does not
-use one: ``shared.model.transformer.attention_mask`` lets a query see every key with a smaller or equal
-*position value*, so in a packed row a token would also see the tokens of the other examples in the row.
-Packing is therefore only correct once the attention mask also requires equal segments
-(``seg(q) == seg(k)``, with the segments derived from positions as here, or passed in);
-``shared.train.data.make_data`` refuses ``packing`` until then.
+starts wherever the position is 0). The batch needs no ``segment_ids`` array: the model derives the same
+segments from the positions in a full pass (``shared.model.transformer.attention_mask(packed=True)``), so a
+token attends only to earlier tokens of its own example.
 
 **Resume.** ``state()`` is a small JSON-able dict (epoch, batch within the epoch, and a fingerprint of the
 examples and settings); ``restore(state)`` on an iterator built the same way continues with exactly the

@@ -88,13 +88,21 @@ def rope(x: jax.Array, positions: jax.Array, theta: float) -> jax.Array:
     return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1).astype(x.dtype)
 
 
-def attention_mask(q_pos: jax.Array, k_pos: jax.Array, window: int | None) -> jax.Array:
-    """Boolean [B, Tq, Tk]: key visible to query (valid, causal, inside the sliding window if any)."""
+def attention_mask(q_pos: jax.Array, k_pos: jax.Array, window: int | None, packed: bool = False) -> jax.Array:
+    """Boolean [B, Tq, Tk]: key visible to query (valid, causal, inside the sliding window if any).
+
+    packed (a full pass, queries = keys): a row may hold several sequences, each starting at position 0 (packing);
+    a key is visible only from its own sequence, the segment = how many position-0 tokens came up to it. A row with
+    one sequence is one segment, so this changes nothing there.
+    """
     q = q_pos[:, :, None]
     k = k_pos[:, None, :]
     mask = (k >= 0) & (k <= q)
     if window is not None:
         mask &= (q - k) < window
+    if packed:
+        segment = jnp.cumsum(q_pos == 0, axis=1)
+        mask &= segment[:, :, None] == segment[:, None, :]
     return mask
 
 
@@ -157,7 +165,7 @@ class Attention(nnx.Module):
         q = q.reshape(b, t, c.n_kv_heads, groups, c.head_dim)
         scores = jnp.einsum("btkgd,bskd->bkgts", q, keys, preferred_element_type=jnp.float32)
         scores = scores / math.sqrt(c.head_dim)
-        mask = attention_mask(positions, k_pos, c.sliding_window)[:, None, None]
+        mask = attention_mask(positions, k_pos, c.sliding_window, packed=cache_kv is None)[:, None, None]
         probs = jax.nn.softmax(jnp.where(mask, scores, _NEG_INF), axis=-1)
         out = jnp.einsum("bkgts,bskd->btkgd", probs.astype(values.dtype), values, preferred_element_type=jnp.float32)
         out = out.astype(x.dtype).reshape(b, t, c.n_heads * c.head_dim)

@@ -29,7 +29,7 @@ Real data (`make_data`), the `config.data` fields:
   on_error           "raise" (default) or "skip" malformed records and conversations the template cannot render
   pad_to_multiple    round each batch's length up to a multiple of this (default 64: fewer shapes, fewer recompilations)
   seq_len            pad every batch to this many positions instead
-  packing            refused: the model's attention mask has no segment ids (see shared/data/batching.py)
+  packing            several examples per row (positions restart at 0; the model's mask keeps them apart)
   tokenizer          a tokenizer source (installed model name, HF dir, .gguf) when the model has none (a preset)
   split_long_max_tokens   ShareGPT only: split long conversations as FastChat does, at this many tokens
 """
@@ -156,12 +156,6 @@ def make_real_data(config, tokenizer):
     from shared.data.tokenize import tokenize_conversations
 
     d = config.data
-    if d.get("packing"):
-        raise ValueError(
-            "config.data.packing: the model's attention mask (shared/model/transformer.py attention_mask) derives "
-            "only from positions, so examples packed into one row would attend to each other; packing needs the "
-            "mask to also require equal segment ids (derivable from positions restarting at 0, see "
-            "shared.data.batching.segment_ids_from_positions)")
     if not d.get("template"):
         raise ValueError("config.data.template must name a template for real data (shared.data.TEMPLATE_NAMES)")
     tokenizer = _load_tokenizer(config, tokenizer)
