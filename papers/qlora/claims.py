@@ -6,7 +6,7 @@ Claim ids are the rows of papers/qlora/README.md and the keys of reported.json.
 
 from __future__ import annotations
 
-from papers.qlora import accounting, datatypes
+from papers.qlora import accounting, datatypes, judged
 from shared.eval import Claim
 
 CLAIMS: dict[str, Claim] = {
@@ -14,6 +14,10 @@ CLAIMS: dict[str, Claim] = {
     "2": Claim("double quantization: bits per parameter, GB saved at 65B", accounting.double_quant, cpu_seconds=10),
     "3": Claim("memory: 65B QLoRA < 48 GB, 16-bit full fine-tuning > 780 GB; 7B-65B breakdown", accounting.memory,
                cpu_seconds=60),
+    "4": Claim("Elo tournament (GPT-4 judge, Vicuna and OA) from the released three-class ratings",
+               judged.elo_tournaments, cpu_seconds=200),
+    "5": Claim("Vicuna benchmark relative to ChatGPT from the released 10-point ratings", judged.relative_to_chatgpt,
+               cpu_seconds=10),
     "6": Claim("data types: perplexity INT4 > FP4 > NF4 + DQ (SmolLM2 re-quantized, OASST1 replies)",
                datatypes.perplexities, cpu_seconds=240),
 }
