@@ -12,7 +12,8 @@ Variants:
                      Vicuna-benchmark 99.3% of ChatGPT (65B, GPT-4 judge), MMLU 62.2 (65B) — not yet run here.
                      model.source must point at the LLaMA Hugging Face checkpoint (the scripts used huggyllama/*).
   smoke              The same recipe on the embedded SmolLM2-135M-Instruct in NF4 + double quantization, a few
-                     dozen steps of the OASST1 data in the data folder. CPU, minutes. Expected result: the training
+                     dozen steps of the OASST1 sample in the data folder (oa_questions: 953 OASST1 validation
+                     conversations with their rank-0 replies). CPU, minutes. Expected result: the training
                      loss falls; a sample answer at the end (experiments/qlora_65b.sh --smoke).
   tiny               A random tiny LLaMA in NF4 and a few steps: under a minute on a CPU, for tests.
 
@@ -82,6 +83,9 @@ def get_config(arg: str = "smoke") -> ml_collections.ConfigDict:
         c.model.source, c.model.preset = "smollm2-135m-instruct", "smollm2-135m"
         c.model.dtype = "float32"  # XLA's CPU bf16 matmuls are slow; the recipe is otherwise unchanged
         c.lora.rank, c.lora.alpha = 8, 16.0
+        # The OASST1 data in the data folder: QLoRA's oa_questions.jsonl, 953 conversations of the OASST1
+        # validation split with their rank-0 replies (the training trees, `oasst1`, are fetched for the full runs).
+        c.data.dataset = "oa_questions"
         c.data.target_max_len = 256
         c.data.eval_size, c.data.max_eval_samples = 16, 16
         c.train.update(steps=30, grad_accum=2, log_every=5, eval_every=15, checkpoint_every=15, keep_checkpoints=2)
