@@ -15,6 +15,10 @@ dX) / time; speedup = bf16 time / time. Every fused result is also compared with
 (`max_rel_err`). One failing configuration records its error and the run goes on. Results go to stdout as a
 table and, with --json, to a file with the device kind, jax version and git commit.
 
+--check: before timing, a correctness sweep on the device: the planned kernel against a float64 host reference
+(x @ W.T and dY @ W, W dequantized in float32 then widened), fresh random inputs per case, NF4/FP4/INT4 with and
+without double quantization, float32 (tolerance 1e-5) and bfloat16 (1e-2), odd M, several N, K and block sizes;
+the rows go into the JSON under "checks" and a failing case is reported, not fatal.
 --quick: tiny shapes; on a CPU-only machine the fused kernel runs in Pallas interpret mode (this is what the test
 suite runs). --variants: also time the fused forward with the other lookup (select tree vs gather) and scaling.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import math
 import platform
@@ -79,6 +84,72 @@ def _rel_err(y, ref) -> float:
     y = np.asarray(jnp.asarray(y, jnp.float32))
     ref = np.asarray(jnp.asarray(ref, jnp.float32))
     return float(np.max(np.abs(y - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
+
+
+CHECK_CASES = (  # (N, K, block_size): small, non-square, large-K, block sizes other than 64
+    (256, 512, 64), (384, 1024, 64), (128, 2048, 128), (512, 256, 32), (1024, 4096, 256), (4096, 4096, 64))
+CHECK_MS = (1, 3, 17, 80, 300, 1000)
+CHECK_TOL = {"float32": 1e-5, "bfloat16": 1e-2}
+
+
+@functools.partial(jax.jit, static_argnames=("backend", "interpret"))
+def _forward_and_dx(x, dy, q, *, backend: str, interpret: bool):
+    from shared.kernels.matmul_4bit import api
+
+    y, vjp = jax.vjp(lambda x: api.matmul_4bit(x, q, backend=backend, interpret=interpret), x)
+    return y, vjp(dy)[0]
+
+
+def check(*, backend: str, interpret: bool, log=print, cases=CHECK_CASES, ms=CHECK_MS) -> list[dict]:
+    """Fused forward and dX against a float64 host reference; one row per (case, qtype, dq, dtype, M)."""
+    from shared.kernels.matmul_4bit import api
+    from shared.quant import quantize
+
+    rows = []
+    seed = 0
+    for n, k, bs in cases:
+        for qtype in ("nf4", "fp4", "int4"):
+            for dq in (False, True):
+                seed += 1
+                key = jax.random.key(seed)
+                w = jax.random.normal(key, (n, k), jnp.float32) * 0.05
+                q = quantize(w, qtype, bs, dq)
+                w64 = np.asarray(q.dequantize(jnp.float32), np.float64)
+                for dtype in (jnp.float32, jnp.bfloat16):
+                    # every M for NF4+DQ bf16 (the QLoRA case); two Ms for the other combinations
+                    case_ms = ms if (qtype == "nf4" and dq and dtype == jnp.bfloat16) else sorted({ms[1], ms[-2]})
+                    for m in case_ms:
+                        kx, kd = jax.random.split(jax.random.fold_in(key, m * 2 + (dtype == jnp.bfloat16)))
+                        x = jax.random.normal(kx, (m, k), jnp.float32).astype(dtype)
+                        dy = jax.random.normal(kd, (m, n), jnp.float32).astype(dtype)
+                        name = np.dtype(dtype).name
+                        row = {"N": n, "K": k, "block_size": bs, "qtype": qtype, "double_quant": dq, "dtype": name,
+                               "M": m, "error": None}
+                        try:
+                            plan = api.plans((m, k), q, dtype, backend)
+                            row["plan"] = {kk: (v.describe() if hasattr(v, "describe") else v)
+                                           for kk, v in plan.items()}
+                            y, dx = _forward_and_dx(x, dy, q, backend=backend, interpret=interpret)
+                            x64, dy64 = np.asarray(x.astype(jnp.float32), np.float64), np.asarray(
+                                dy.astype(jnp.float32), np.float64)
+                            for label, got, ref in (("fwd", y, x64 @ w64.T), ("dx", dx, dy64 @ w64)):
+                                got = np.asarray(jnp.asarray(got, jnp.float32), np.float64)
+                                row[f"{label}_finite"] = bool(np.isfinite(got).all())
+                                row[f"{label}_rel_err"] = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
+                            row["ok"] = (row["fwd_finite"] and row["dx_finite"] and
+                                         max(row["fwd_rel_err"], row["dx_rel_err"]) <= CHECK_TOL[name])
+                        except Exception as e:  # noqa: BLE001 - record and go on
+                            row["error"] = f"{type(e).__name__}: {str(e)[:800]}"
+                            row["ok"] = False
+                        rows.append(row)
+                        if not row["ok"]:
+                            log(f"  CHECK FAIL {n}x{k} bs{bs} {qtype}{'+dq' if dq else ''} {name} M={m}: "
+                                f"{row.get('error') or (row.get('fwd_rel_err'), row.get('dx_rel_err'))}")
+    bad = [r for r in rows if not r["ok"]]
+    worst = {d: max([max(r.get("fwd_rel_err", 0), r.get("dx_rel_err", 0)) for r in rows
+                     if r["dtype"] == d and r["error"] is None] or [float("nan")]) for d in CHECK_TOL}
+    log(f"# check: {len(rows) - len(bad)}/{len(rows)} cases within tolerance; worst relative error {worst}")
+    return rows
 
 
 def _methods(q, w_bf16, backend: str, interpret: bool, variants: bool, m: int, dtype) -> dict[str, tuple]:
@@ -243,7 +314,8 @@ def _targets(rows: list[dict]) -> dict[str, Any]:
 
 def run(*, quick: bool = False, json_path: str | None = None, shapes=None, ms=None, repeats: int | None = None,
         warmup: int = 2, qtype: str = "nf4", double_quant: bool = True, block_size: int = 64,
-        backend: str | None = None, dx: bool = True, variants: bool = False, log=print) -> list[dict]:
+        backend: str | None = None, dx: bool = True, variants: bool = False, do_check: bool = False,
+        log=print) -> list[dict]:
     """Run the benchmark; returns the result rows (also written to `json_path` with the machine's metadata)."""
     from shared.kernels.matmul_4bit import api
 
@@ -274,13 +346,21 @@ def run(*, quick: bool = False, json_path: str | None = None, shapes=None, ms=No
     log(f"# {meta['device_kind']} ({meta['platform']}), jax {meta['jax_version']}, commit {meta['git_commit']}, "
         f"backend {backend}{' (interpret)' if interpret else ''}, {qtype}{' + double quant' if double_quant else ''}"
         f", block {block_size}; dispatch floor {meta['dispatch_floor_us']:.1f} us")
-    log(HEADER)
     rows: list[dict] = []
+    checks: list[dict] | None = None
 
     def dump():
         if json_path:
+            extra = {} if checks is None else {"checks_passed": sum(r["ok"] for r in checks),
+                                               "checks_total": len(checks), "checks": checks}
             with open(json_path, "w") as f:
-                json.dump({**meta, "targets": _targets(rows), "results": rows}, f, indent=1)
+                json.dump({**meta, "targets": _targets(rows), **extra, "results": rows}, f, indent=1)
+
+    if do_check:
+        checks = check(backend=backend, interpret=interpret, log=log,
+                       **({"cases": ((128, 512, 64), (256, 256, 32)), "ms": (1, 3, 17)} if on_cpu else {}))
+        dump()
+    log(HEADER)
 
     for n, k in shapes:
         try:
@@ -326,11 +406,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--backend", default=None, choices=["xla", "pallas_gpu", "pallas_tpu"])
     p.add_argument("--no_dx", action="store_true", help="forward only")
     p.add_argument("--variants", action="store_true", help="also time other GPU lookups / scalings")
+    p.add_argument("--check", action="store_true", help="first a correctness sweep against a float64 reference")
     a = p.parse_args(argv)
     run(quick=a.quick, json_path=a.json, shapes=_parse_shapes(a.shapes) if a.shapes else None,
         ms=tuple(int(v) for v in a.ms.split(",")) if a.ms else None, repeats=a.repeats, warmup=a.warmup,
         qtype=a.qtype, double_quant=not a.no_double_quant, block_size=a.block_size, backend=a.backend,
-        dx=not a.no_dx, variants=a.variants)
+        dx=not a.no_dx, variants=a.variants, do_check=a.check)
 
 
 if __name__ == "__main__":
