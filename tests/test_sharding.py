@@ -14,10 +14,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 @pytest.mark.parametrize("mesh", [
     (2, 4, 1), (1, 2, 4), (4, 1, 2),
-    # Open finding (2026-11-22, jax 0.10.2 CPU): with all three axes of size 2 the forward loss matches but the
-    # gradient of one adapter (layers.1.attn.o.lora.a) is wrong (relative error 1.4); every other mesh shape tried
-    # matches to 1e-6. Strict: when it starts passing, this marker must go.
-    pytest.param((2, 2, 2), marks=pytest.mark.xfail(strict=True, reason="wrong gradient on the 2x2x2 mesh")),
+    # All three axes > 1: XLA computed wrong gradients here until shard_model constrained the linear outputs to
+    # the batch sharding (shared/train/sharding.py); without the constraint this case fails.
+    (2, 2, 2),
 ])
 def test_sharded_step_equals_single_device(mesh):
     out = subprocess.run([sys.executable, str(REPO / "tests" / "sharded_step_check.py"), *map(str, mesh)],

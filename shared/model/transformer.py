@@ -52,10 +52,14 @@ class Linear(nnx.Module):
         self.weight = nnx.Param(init(rngs.params(), (out_features, in_features), param_dtype))
         self.bias = nnx.Param(jnp.zeros((out_features,), param_dtype)) if bias else None
         self.lora = nnx.data(None)  # data, not static: apply_lora attaches a module here later
+        # y -> y with a sharding constraint on the output, set by shared.train.sharding when the model is placed
+        # on a mesh; None: GSPMD propagates alone.
+        self.constrain_output = None
 
     def __call__(self, x: jax.Array) -> jax.Array:
         y = linear(x, self.weight.get_value(), None if self.bias is None else self.bias[...])
-        return y if self.lora is None else y + self.lora(x)
+        y = y if self.lora is None else y + self.lora(x)
+        return y if self.constrain_output is None else self.constrain_output(y)
 
 
 class Norm(nnx.Module):

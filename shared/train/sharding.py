@@ -5,13 +5,21 @@ Rules (GSPMD propagates everything else):
   * linear weights [out, in]: `out` over "tensor", `in` over "fsdp" (4-bit weights: their packed rows over "tensor",
     from `QuantizedArray.partition_specs`; the small double-quantization constants replicated);
   * embeddings [vocab, dim]: `vocab` over "tensor", `dim` over "fsdp"; norms and biases replicated;
-  * LoRA A [r, in]: `in` over "fsdp"; LoRA B [out, r]: `out` over "tensor"; optimizer state follows its parameter.
+  * LoRA A [r, in]: `in` over "fsdp"; LoRA B [out, r]: `out` over "tensor"; optimizer state follows its parameter;
+  * the output of every linear projection: batch over ("data", "fsdp"), features replicated
+    (`Linear.constrain_output`).
+    Without it, XLA (jax 0.10.2 on CPU, Shardy and GSPMD alike) computed wrong gradients on a mesh with all three
+    axes > 1: three chained dots x @ Wup.T @ Wdown.T @ E.T, x batch-sharded and both W over (tensor, fsdp), gave a
+    dX off by 100% with a correct forward (tests/test_sharding.py, the 2x2x2 mesh). Constraining the activations
+    makes every mesh shape tried exact (constraining the inputs instead does not); it also pins the layout GSPMD would otherwise guess (FSDP: weights gathered
+    for the product, activations split by batch).
 Each rule only shards an axis whose size the mesh axis divides; otherwise that axis stays replicated.
 `initialize_distributed()` starts multi-host JAX (TPU pods, multi-node GPU) when the environment asks for it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 
 import jax
@@ -72,8 +80,15 @@ def param_spec(mesh: Mesh, path: tuple, value) -> object:
     return P()
 
 
+def constrain_batch(mesh: Mesh, x: jax.Array) -> jax.Array:
+    """x with its leading (batch) axis constrained to ("data", "fsdp") — dropped where they do not divide it."""
+    spec = _fit(mesh, x.shape, (("data", "fsdp"),) + (None,) * (x.ndim - 1))
+    return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
+
+
 def shard_model(model, mesh: Mesh):
-    """Places every variable of `model` on the mesh by the rules above (in place)."""
+    """Places every variable of `model` on the mesh by the rules above (in place), and constrains the outputs of its
+    linear projections to the batch sharding."""
     state = nnx.state(model)
     flat = {}
     for path, var in state.flat_state():
@@ -87,6 +102,10 @@ def shard_model(model, mesh: Mesh):
             placed = value
         flat[path] = var.replace(placed)
     nnx.update(model, nnx.State.from_flat_path(flat))
+    constrain = functools.partial(constrain_batch, mesh)
+    for _, module in nnx.iter_graph(model):
+        if isinstance(module, nnx.Module) and hasattr(module, "constrain_output"):
+            module.constrain_output = constrain
     return model
 
 
