@@ -4,7 +4,7 @@ import math
 import pytest
 
 from shared.model import PRESETS, count_params
-from shared.train.memory import Plan, activation_bytes, plan_memory
+from shared.train.memory import Plan, activation_bytes, compiled_step_memory, plan_memory
 
 
 def test_parts_add_up_and_offload_moves_the_optimizer():
@@ -44,3 +44,17 @@ def test_full_finetune_counts_every_parameter():
     assert r["trainable_params"] == n
     assert r["components"]["gradients"] == 2 * n and r["components"]["optimizer"] == 8 * n
     assert math.isclose(r["components"]["base_weights"], 2 * n)
+
+
+@pytest.mark.parametrize("quantize", ["nf4", None])
+def test_xla_sees_the_planned_weights_adapters_and_optimizer(quantize):
+    """XLA's compiled step takes as arguments exactly what the planner counts as stored (base weights as
+    QuantizedArray.nbytes, float32 adapters, AdamW moments) plus the batch and the optimizer's step counter."""
+    c = PRESETS["tiny-llama"]
+    plan = Plan(quantize=quantize, lora_rank=4, host_optimizer=False, batch=2, seq_len=32, storage_dtype="float32")
+    planned = plan_memory(c, plan)["components"]
+    xla = compiled_step_memory(c, plan)
+    batch = 2 * 32 * (4 + 4 + 1 + 4)
+    stored = planned["base_weights"] + planned["adapters"] + planned["optimizer"]
+    assert 0 <= xla["argument_bytes"] - batch - stored <= 64, (xla, planned)
+    assert xla["temp_bytes"] > 0 and xla["peak_bytes"] >= xla["argument_bytes"]

@@ -9,7 +9,7 @@ Components (bytes):
                  host memory: reported in `host_components` and not counted in the device total);
   activations    what the backward pass keeps: with rematerialisation each block's input [B, T, dim] plus one
                  block's internals recomputed at a time; without it every block's internals. An estimate (the
-                 formula below); XLA's own figure for a compiled step comes from `xla_temp_bytes`.
+                 formula below). XLA's own figures for a compiled step come from `compiled_step_memory`.
 The per-block internals counted: q, k, v, attention scores and probabilities (float32), the attention output, the
 MLP's gate/up/activation products, the two norms' outputs, and the logits' float32 [B, T, vocab] with its softmax.
 """
@@ -103,3 +103,55 @@ def plan_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
         host["optimizer"] = components.pop("optimizer")
     return {"total_bytes": sum(components.values()), "components": components, "host_components": host,
             "trainable_params": trainable, "plan": dataclasses.asdict(plan), "model": config.name}
+
+
+def compiled_step_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
+    """XLA's memory analysis of one compiled training step (adapters-only AdamW update, the loss over a
+    [plan.batch, plan.seq_len] batch), from abstract shapes: nothing is allocated, but the step is lowered and
+    compiled for the default backend, so its numbers are that backend's buffer assignment (XLA:CPU's on a CPU,
+    which differs from a GPU's or a TPU's). Host offload of the optimizer state is not modelled (everything is
+    counted on the device).
+
+    {"argument_bytes": weights + adapters + optimizer state + batch, "output_bytes", "alias_bytes" (outputs that
+     reuse argument buffers), "temp_bytes" (activations and other scratch), "peak_bytes": argument + output -
+     alias + temp, "backend": the platform compiled for}.
+    """
+    import optax
+
+    from shared.quant import quantize as quantize_array
+    from shared.train.step import train_step
+
+    dtype = jnp.dtype(plan.storage_dtype)
+
+    def build():
+        model = Transformer(config, param_dtype=dtype, rngs=nnx.Rngs(0))
+        if plan.quantize:
+            for path, var in nnx.state(model, nnx.Param).flat_state():
+                if is_projection(path_str(path)):
+                    var.set_value(quantize_array(var.get_value(), plan.quantize, plan.block_size, plan.double_quant))
+        apply_lora(model, targets=plan.lora_targets, rank=plan.lora_rank, alpha=16, rngs=nnx.Rngs(1))
+        model.remat = "nothing_saveable" if plan.remat else None
+        optimizer = nnx.Optimizer(model, optax.adamw(1e-4), wrt=LoRAParam)
+        return model, optimizer
+
+    from shared.lora import LoRAParam
+
+    graphdef, state = nnx.split(nnx.eval_shape(build))
+    b, t = plan.batch, plan.seq_len
+    batch = {"input_ids": jax.ShapeDtypeStruct((b, t), jnp.int32), "targets": jax.ShapeDtypeStruct((b, t), jnp.int32),
+             "loss_mask": jax.ShapeDtypeStruct((b, t), jnp.bool_), "positions": jax.ShapeDtypeStruct((b, t), jnp.int32)}
+
+    def step(state, batch):
+        model, optimizer = nnx.merge(graphdef, state)
+        metrics = train_step(model, optimizer, batch)
+        return nnx.state((model, optimizer)), metrics
+
+    compiled = jax.jit(step, donate_argnums=0).lower(state, batch).compile()
+    m = compiled.memory_analysis()
+    if m is None:
+        raise RuntimeError(f"XLA on {jax.default_backend()} gives no memory analysis for a compiled step")
+    out = {"argument_bytes": int(m.argument_size_in_bytes), "output_bytes": int(m.output_size_in_bytes),
+           "alias_bytes": int(m.alias_size_in_bytes), "temp_bytes": int(m.temp_size_in_bytes)}
+    out["peak_bytes"] = out["argument_bytes"] + out["output_bytes"] - out["alias_bytes"] + out["temp_bytes"]
+    out["backend"] = jax.default_backend()
+    return out
