@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from absl import app, flags
 
+from scripts import quiet_orbax
 from shared.lora import export_peft
 from shared.train.loop import restore_adapters
 
@@ -17,6 +18,7 @@ _OUT = flags.DEFINE_string("out", None, "output directory", required=True)
 
 def main(argv):
     del argv
+    quiet_orbax()
     step, model = restore_adapters(_WORKDIR.value)
     out = export_peft(model, _OUT.value)
     size = sum(f.stat().st_size for f in out.iterdir())

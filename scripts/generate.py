@@ -15,6 +15,7 @@ import time
 
 from absl import app, flags
 
+from scripts import quiet_orbax
 from shared.data import TEMPLATE_NAMES, Conversation, Turn, render_prompt
 from shared.model import DEFAULT_MODEL, Sampling, from_pretrained
 from shared.model.api import PretrainedModel
@@ -29,6 +30,9 @@ _SEED = flags.DEFINE_integer("seed", 0, "sampling seed")
 _CHAT = flags.DEFINE_bool("chat", True, "wrap the prompt in the model's chat template")
 _WORKDIR = flags.DEFINE_string("workdir", None, "a scripts.train workdir: its base model with its trained adapters")
 _TEMPLATE = flags.DEFINE_enum("template", None, TEMPLATE_NAMES, "render the prompt with this template (no chat)")
+_STOP = flags.DEFINE_multi_string("stop", None, "cut each answer before the first of these strings (default with "
+                                  "--template guanaco: '### ', the marker of the next turn)")
+DEFAULT_STOPS = {"guanaco": ["### "]}  # a template whose turns end with no end-of-sequence token of their own
 
 
 def load(workdir: str | None, model: str) -> tuple[PretrainedModel, str]:
@@ -45,6 +49,7 @@ def load(workdir: str | None, model: str) -> tuple[PretrainedModel, str]:
 
 def main(argv):
     del argv
+    quiet_orbax()
     t0 = time.perf_counter()
     model, name = load(_WORKDIR.value, _MODEL.value)
     t1 = time.perf_counter()
@@ -55,6 +60,8 @@ def main(argv):
     answers = model.generate(prompts, _MAX_NEW.value, chat=_CHAT.value and not _TEMPLATE.value, seed=_SEED.value,
                              sampling=Sampling(_TEMP.value, _TOP_K.value, _TOP_P.value))
     t2 = time.perf_counter()
+    stops = _STOP.value or DEFAULT_STOPS.get(_TEMPLATE.value, [])
+    answers = [min((a.split(stop)[0].rstrip() for stop in stops), key=len) if stops else a for a in answers]
     for prompt, answer in zip(_PROMPT.value, answers):
         print(f"### {prompt}\n{answer}\n")
     print(f"[{name}: loaded in {t1 - t0:.1f}s, generated in {t2 - t1:.1f}s (includes compilation)]")

@@ -9,9 +9,10 @@ Rerunning the same command on a workdir with a checkpoint resumes exactly where 
 
 from __future__ import annotations
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
+from scripts import quiet_orbax
 from shared.train.data import make_data
 from shared.train.loop import train
 from shared.train.sharding import initialize_distributed
@@ -22,8 +23,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "checkpoints, metrics.jsonl and 
 
 def main(argv):
     del argv
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # Orbax logs every file it touches at INFO
+    quiet_orbax()
     initialize_distributed()  # multi-host (TPU pods, multi-node GPU); a no-op for one process
     last = train(_CONFIG.value, _WORKDIR.value, make_data=make_data)
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in last.items()})
