@@ -1,8 +1,10 @@
 """Optimizers and learning-rate schedules of the papers' recipes, as optax transformations.
 
-Schedules follow Hugging Face's `get_scheduler` (what the original scripts ran): warmup is linear from 0 over
-`warmup_steps`; then "constant" (QLoRA's `--lr_scheduler_type constant`), "cosine" (Alpaca, Vicuna: half a cosine
-to 0 at `total_steps`) or "linear" (LoRA's GPT-2 runs: linear to 0 at `total_steps`). AdamW is optax's (decoupled
+Schedules follow Hugging Face's `get_scheduler` (what the original scripts ran), names included: warmup is linear
+from 0 over `warmup_steps`; then "constant_with_warmup", "cosine" (Alpaca, Vicuna: half a cosine to 0 at
+`total_steps`) or "linear" (LoRA's GPT-2 runs: linear to 0 at `total_steps`). "constant" is HF's: the peak rate
+from the first step, the warmup ignored — which is what QLoRA's `--lr_scheduler_type constant --warmup_ratio 0.03`
+ran (no warmup in effect). AdamW is optax's (decoupled
 weight decay), preceded by clipping by global norm when `max_grad_norm > 0`, and wrapped in `optax.MultiSteps` for
 gradient accumulation.
 """
@@ -14,7 +16,7 @@ import math
 import jax.numpy as jnp
 import optax
 
-SCHEDULES = ("constant", "cosine", "linear")
+SCHEDULES = ("constant", "constant_with_warmup", "cosine", "linear")
 
 
 def warmup_steps(total_steps: int, warmup_ratio: float = 0.0, warmup: int | None = None) -> int:
@@ -28,11 +30,15 @@ def schedule(kind: str, peak_lr: float, total_steps: int, warmup: int = 0) -> op
     if total_steps < 1 or not 0 <= warmup <= total_steps:
         raise ValueError(f"schedule needs total_steps >= 1 and 0 <= warmup <= total_steps, got {total_steps}, {warmup}")
 
+    if kind == "constant":  # transformers' get_scheduler("constant") takes no warmup
+        warmup = 0
+
     def lr(step):
         step = jnp.asarray(step, jnp.float32)
         ramp = step / max(warmup, 1)
         progress = jnp.clip((step - warmup) / max(total_steps - warmup, 1), 0.0, 1.0)
-        after = {"constant": jnp.ones_like(progress), "cosine": 0.5 * (1.0 + jnp.cos(jnp.pi * progress)),
+        flat = jnp.ones_like(progress)
+        after = {"constant": flat, "constant_with_warmup": flat, "cosine": 0.5 * (1.0 + jnp.cos(jnp.pi * progress)),
                  "linear": 1.0 - progress}[kind]
         return peak_lr * jnp.where(step < warmup, ramp, after)
 

@@ -18,7 +18,8 @@ Variants:
   tiny               A random tiny LLaMA in NF4 and a few steps: under a minute on a CPU, for tests.
 
 What the scripts fix, all sizes: NF4 + double quantization, bf16 compute, LoRA r=64, alpha=16 on all linear layers,
-constant schedule with 3% warmup, AdamW beta2 0.999, no weight decay, max grad norm 0.3, batch 1 x 16 accumulation,
+constant schedule (`--warmup_ratio 0.03` is passed, but HF's "constant" ignores warmup, so none is in effect; ours
+behaves the same), AdamW beta2 0.999, no weight decay, max grad norm 0.3, batch 1 x 16 accumulation,
 1875 steps, source length 16 / target length 512, group by length, gradient checkpointing, seed 0, data seed 42,
 evaluation every 187 steps. They differ in: lr 2e-4 (7B, 13B) / 1e-4 (33B, 65B); LoRA dropout 0.1 (7B) / 0.05
 (13B, 33B, 65B: the 13B script says 0.05); checkpoint every 500 (7B, 13B) / 200 (33B, 65B) steps.
