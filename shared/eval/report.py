@@ -2,13 +2,14 @@
 
 One row per claim of each `reported.json`: paper, claim, paper value, ours, scale, status, command. A claim without
 a result file is `not yet run` (its scale and command taken from the paper's claim registry when it has one). Below
-the table, one section per measured claim lists every quantity, paper value and ours side by side, with the
-result's provenance (commit, date, hardware, W&B run id).
+the table, the papers' plots (links given by the caller), then one section per measured claim lists every quantity,
+paper value and ours side by side, with the result's provenance (commit, date, hardware, W&B run id).
 """
 
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.eval.results import read_reported, read_result
@@ -53,8 +54,10 @@ def collect(papers_dir) -> list[dict[str, Any]]:
     return entries
 
 
-def render(entries: list[dict[str, Any]], commands: dict[tuple[str, str], str] | None = None) -> str:
-    """REPRODUCTION.md's text. `commands[(paper, claim)]` is the command of a claim not yet run."""
+def render(entries: list[dict[str, Any]], commands: dict[tuple[str, str], str] | None = None,
+           plots: Mapping[str, Sequence[str]] | None = None) -> str:
+    """REPRODUCTION.md's text. `commands[(paper, claim)]` is the command of a claim not yet run; `plots[paper]` are
+    the links (relative to REPRODUCTION.md) of the paper's PNG plots, shown under the table."""
     commands = commands or {}
     counts: dict[str, int] = {}
     lines = ["# Reproduction table", "",
@@ -78,6 +81,13 @@ def render(entries: list[dict[str, Any]], commands: dict[tuple[str, str], str] |
         lines.append(f"| {e['paper']} | {e['claim']}. {_escape(e['title'])} | {_escape(paper_cell)} | "
                      f"{_escape(ours)} | {scale} | **{status}** | {command} |")
     lines += ["", "Totals: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())), ""]
+    if plots and any(plots.values()):
+        lines += ["## Plots", "",
+                  "Made from the result files by `python -m scripts.report` (each paper's `plots.py`).", ""]
+        for paper, links in plots.items():
+            for link in links:
+                name = pathlib.PurePosixPath(link).name
+                lines += [f"{paper}: [{name}]({link})", "", f"![{paper}: {name}]({link})", ""]
     for e in entries:
         r = e["result"]
         if not r:
