@@ -1,0 +1,61 @@
+"""scripts.bench_train in preset mode on a tiny model: each side's step runs and reports finite losses and a time."""
+
+import math
+
+import pytest
+
+from scripts import bench_train
+
+TINY = dict(model="tiny-llama", dtype="bfloat16", remat=True, rank=4, warmup=1)
+
+
+def _check(result: dict, steps: int = 1):
+    assert len(result["losses"]) == 1 + steps
+    assert all(math.isfinite(x) for x in result["losses"])
+    assert result["step_seconds"] > 0
+    assert result["peak_memory_bytes"] > 0 and result["memory_measure"]
+    assert result["trainable_params"] > 0
+
+
+def test_random_model_quantizes_projections_only():
+    from shared.quant import QuantizedArray
+
+    model = bench_train._random_model("tiny-llama", "nf4", "bfloat16")
+    block = model.layers[0]
+    assert isinstance(block.attn.q.weight.get_value(), QuantizedArray)
+    assert isinstance(block.mlp.down.weight.get_value(), QuantizedArray)
+    assert str(model.embed.get_value().dtype) == "bfloat16"
+    assert float(block.attn_norm.weight.get_value().astype("float32").min()) == 1.0
+
+
+def test_ours_tiny_llama_nf4():
+    result = bench_train.bench_ours("nf4", 1, 8, 1, **TINY)
+    _check(result)
+    # r=4 on q, k, v, o (64 -> 64) and gate, up (64 -> 128), down (128 -> 64), 2 layers
+    assert result["trainable_params"] == 2 * (4 * 4 * (64 + 64) + 3 * 4 * (64 + 128))
+    assert result["platform"] == "cpu" and result["base"] == "nf4"
+
+
+def test_peft_tiny_llama_bf16():
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("peft")
+    result = bench_train.bench_peft("bfloat16", 1, 8, 1, device="cpu", **TINY)
+    _check(result)
+    assert result["trainable_params"] == 2 * (4 * 4 * (64 + 64) + 3 * 4 * (64 + 128))
+
+
+def test_peft_tiny_llama_nf4():
+    pytest.importorskip("peft")
+    pytest.importorskip("bitsandbytes")
+    result = bench_train.bench_peft("nf4", 1, 8, 1, device="cpu", **TINY)
+    _check(result)
+    assert result["base"] == "nf4"
+
+
+def test_defaults_keep_the_cpu_benchmark():
+    assert bench_train._defaults("smollm2", "nf4", None, None, None) == ("nf4", "float32", 8)
+    assert bench_train._defaults("llama-7b", "nf4", None, None, None) == ("bfloat16", "bfloat16", 64)
+    assert bench_train._describe("smollm2", "nf4", "nf4", "float32", 8, False) == (
+        "LoRA training step (r=8, all linear layers, AdamW), SmolLM2-135M-Instruct, base NF4 + double quant, "
+        "float32 compute")
