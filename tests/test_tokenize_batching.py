@@ -481,3 +481,15 @@ def test_packed_rows_give_each_example_its_own_logits():
         start += len(s)
     p = positions
     assert not np.array_equal(np.asarray(attention_mask(p, p, None, packed=True)), np.asarray(attention_mask(p, p, None)))
+
+
+def test_make_data_honours_packing(smol, data_dir):
+    """data.packing reaches the training iterator: rows hold several examples, positions restarting at 0."""
+    from shared.train.data import make_data
+
+    train, _ = make_data(data_config(data_dir, eval_size=0, limit=24, packing=True, seq_len=256), smol)
+    assert train.packing
+    batch = next(train)
+    assert batch["input_ids"].shape == (4, 256)
+    restarts = ((batch["positions"][:, 1:] == 0) & (batch["positions"][:, :-1] >= 0)).sum()
+    assert restarts > 0  # a second example begins inside some row

@@ -205,7 +205,7 @@ def make_real_data(config, tokenizer):
         train_examples, batch_size=d.batch_size, seed=seed, shuffle=True,
         group_by_length=bool(d.get("group_by_length", False)),
         lengths=[e.chars if unit == "chars" else len(e) for e in train_examples],
-        group_size=d.batch_size * config.train.get("grad_accum", 1), **common)
+        group_size=d.batch_size * config.train.get("grad_accum", 1), packing=bool(d.get("packing", False)), **common)
     if not len(eval_idx):
         return train, None
     eval_examples = tokenize(eval_idx, "eval")
