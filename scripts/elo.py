@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import pathlib
-import shlex
 import sys
 import time
 
 from papers.qlora.elo import elo_from_matches
+from scripts import finish_record
 from papers.qlora.ratings import RatingsError, read_threeclass
-from shared.eval import provenance, to_json
 
 METADATA = "metadata"
 
@@ -102,16 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except RatingsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    command = None if argv is None else shlex.join(["python", "-m", "scripts.elo", *argv])
-    record[METADATA].update(provenance(command))
-    print(render(record))
-    if args.json:
-        out = pathlib.Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(to_json(record), indent=2, ensure_ascii=False) + "\n")
-        print(f"-> {out}")
-    return 0
-
+    return finish_record(record, record[METADATA], module="scripts.elo", argv=argv, json_path=args.json, render=render)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -175,10 +175,9 @@ def _field(record: dict, key: str, path, line: int, kind=str):
     return value
 
 
-def read_reviews(rating_file: RatingFile) -> list[Review]:
-    """Every line of one rating file as a Review (RatingsError on a line that is not a release review record)."""
-    path = rating_file.path
-    reviews = []
+def json_lines(path):
+    """(line number, JSON object) for each line of a JSON-lines file; RatingsError naming the file and line for an
+    empty line, a line that is not JSON, or a value that is not an object."""
     with open(path, encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
@@ -188,18 +187,26 @@ def read_reviews(rating_file: RatingFile) -> list[Review]:
             except json.JSONDecodeError as e:
                 raise RatingsError(f"{path}:{line_no}: not JSON ({e})") from e
             if not isinstance(record, dict):
-                raise RatingsError(f"{path}:{line_no}: a review should be a JSON object")
-            key = next((k for k in QUESTION_KEYS if k in record), None)
-            if key is None:
-                raise RatingsError(f"{path}:{line_no}: record has neither 'question_id' nor 'message_id'")
-            if "score" not in record:
-                raise RatingsError(f"{path}:{line_no}: record has no 'score' field")
-            reviews.append(Review(
-                file=str(path), line=line_no, question=_field(record, key, path, line_no),
-                model_a=rating_file.model_a, model_b=rating_file.model_b,
-                answer_a=_field(record, "answer1_id", path, line_no),
-                answer_b=_field(record, "answer2_id", path, line_no),
-                text=_field(record, "text", path, line_no), stored=record["score"]))
+                raise RatingsError(f"{path}:{line_no}: a record should be a JSON object")
+            yield line_no, record
+
+
+def read_reviews(rating_file: RatingFile) -> list[Review]:
+    """Every line of one rating file as a Review (RatingsError on a line that is not a release review record)."""
+    path = rating_file.path
+    reviews = []
+    for line_no, record in json_lines(path):
+        key = next((k for k in QUESTION_KEYS if k in record), None)
+        if key is None:
+            raise RatingsError(f"{path}:{line_no}: record has neither 'question_id' nor 'message_id'")
+        if "score" not in record:
+            raise RatingsError(f"{path}:{line_no}: record has no 'score' field")
+        reviews.append(Review(
+            file=str(path), line=line_no, question=_field(record, key, path, line_no),
+            model_a=rating_file.model_a, model_b=rating_file.model_b,
+            answer_a=_field(record, "answer1_id", path, line_no),
+            answer_b=_field(record, "answer2_id", path, line_no),
+            text=_field(record, "text", path, line_no), stored=record["score"]))
     if not reviews:
         raise RatingsError(f"{path}: no reviews")
     return reviews
@@ -375,17 +382,12 @@ def read_human(directory, *, vote: str = "annotator", exclude: tuple[str, ...] =
         if a in exclude or b in exclude:
             continue
         labels: dict[str, list[tuple[int, int]]] = collections.defaultdict(list)
-        with open(path, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise RatingsError(f"{path}:{line_no}: not JSON ({e})") from e
-                score = record.get("score") if isinstance(record, dict) else None
-                if score not in VERDICTS:
-                    raise RatingsError(f"{path}:{line_no}: field 'score' should be 1, 2 or 3, got {score!r}")
-                question = _field(record, "question_id", path, line_no)
-                labels[question].append((score, line_no))
+        for line_no, record in json_lines(path):
+            score = record.get("score")
+            if score not in VERDICTS:
+                raise RatingsError(f"{path}:{line_no}: field 'score' should be 1, 2 or 3, got {score!r}")
+            question = _field(record, "question_id", path, line_no)
+            labels[question].append((score, line_no))
         for question, votes in labels.items():
             if vote == "annotator":
                 matches += [Match(a, b, VERDICTS[s], question, str(path), n) for s, n in votes]

@@ -28,7 +28,7 @@ import pathlib
 
 import numpy as np
 
-from papers.qlora.ratings import RatingsError, ScorePair, rating_files, read_relative_file
+from papers.qlora.ratings import RatingsError, ScorePair, json_lines, rating_files, read_relative_file
 
 REFERENCE = "gpt-3.5"
 
@@ -176,17 +176,11 @@ def relative_scores(data: RelativeSet, *, bootstrap: int = 10_000, seed: int = 0
 def read_answer_ids(path) -> dict[str, str]:
     """{question id: answer id} from a release answer file (answer_gpt35.jsonl: one JSON object per line with
     "question_id" and "answer_id")."""
-    import json
     path = pathlib.Path(path)
     out = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise RatingsError(f"{path}:{n}: not JSON ({e})") from e
-            for key in ("question_id", "answer_id"):
-                if key not in record:
-                    raise RatingsError(f"{path}:{n}: record has no {key!r} field")
-            out[str(record["question_id"])] = str(record["answer_id"])
+    for n, record in json_lines(path):
+        for key in ("question_id", "answer_id"):
+            if key not in record:
+                raise RatingsError(f"{path}:{n}: record has no {key!r} field")
+        out[str(record["question_id"])] = str(record["answer_id"])
     return out
