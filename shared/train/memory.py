@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from shared.lora import apply_lora, count_trainable
+from shared.lora import LoRAParam, apply_lora, count_trainable
 from shared.model.config import ModelConfig
 from shared.model.hf import path_str
 from shared.model.loading import is_projection
@@ -133,8 +133,6 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
         model.remat = "nothing_saveable" if plan.remat else None
         optimizer = nnx.Optimizer(model, optax.adamw(1e-4), wrt=LoRAParam)
         return model, optimizer
-
-    from shared.lora import LoRAParam
 
     graphdef, state = nnx.split(nnx.eval_shape(build))
     b, t = plan.batch, plan.seq_len
