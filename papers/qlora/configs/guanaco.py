@@ -13,8 +13,10 @@ Variants:
                      model.source must point at the LLaMA Hugging Face checkpoint (the scripts used huggyllama/*).
   smoke              The same recipe on the embedded SmolLM2-135M-Instruct in NF4 + double quantization, a few
                      dozen steps of the OASST1 sample in the data folder (oa_questions: 953 OASST1 validation
-                     conversations with their rank-0 replies). CPU, minutes. Expected result: the training
-                     loss falls; a sample answer at the end (experiments/qlora_65b.sh --smoke).
+                     conversations with their rank-0 replies). CPU: 8 min alone, 20 min on a shared 2-core
+                     CPU (measured). Expected result: the eval loss falls (measured 3.04 at step 15, 2.90 at
+                     step 30; the logged training loss is one noisy batch per row); a sample answer at the end
+                     (experiments/qlora_65b.sh --smoke).
   tiny               A random tiny LLaMA in NF4 and a few steps: under a minute on a CPU, for tests.
 
 What the scripts fix, all sizes: NF4 + double quantization, bf16 compute, LoRA r=64, alpha=16 on all linear layers,
