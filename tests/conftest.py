@@ -6,7 +6,12 @@ os.environ.setdefault("WANDB_MODE", "offline")
 
 import pathlib
 
+import jax
 import pytest
+
+# CPU computations run inline, not asynchronously: the TPU kernel's interpret mode runs JAX ops inside io_callbacks,
+# and with async dispatch an op queued meanwhile by the test can deadlock with them (see pallas_tpu.interpret_params).
+jax.config.update("jax_cpu_enable_async_dispatch", False)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = pathlib.Path(os.environ.get("REPRO_DATA_DIR", REPO.parent / "shared" / "data"))

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -196,8 +197,25 @@ def _params(semantics: tuple[str, ...], cfg: TpuConfig, need: int):
 
 
 def interpret_params():
-    """TPU interpret mode (simulated VMEM, DMAs and semaphores on CPU); uninitialised buffers read as NaN."""
+    """TPU interpret mode (simulated VMEM, DMAs and semaphores on CPU); uninitialised buffers read as NaN.
+
+    The simulation runs JAX operations inside io_callbacks. With the CPU client's asynchronous dispatch (JAX's
+    default) an eager operation that the calling thread queues meanwhile can deadlock with them: measured with jax
+    0.10.2 on 2 cores, an eager QLoRA forward+backward through this kernel hung about once in ten. Run CPU
+    computations inline instead: `jax.config.update("jax_cpu_enable_async_dispatch", False)` before the first
+    computation (tests/conftest.py does; it is a flag, not read from the environment). With it left on, a one-time
+    warning says so."""
+    _warn_async_cpu_dispatch()
     return pltpu.InterpretParams()
+
+
+@functools.cache
+def _warn_async_cpu_dispatch():
+    if jax.config.values.get("jax_cpu_enable_async_dispatch", False):
+        warnings.warn("TPU interpret mode with the CPU client's asynchronous dispatch on can deadlock (an eager op "
+                      "queued while the kernel's io_callbacks run JAX ops); call "
+                      "jax.config.update('jax_cpu_enable_async_dispatch', False) before the first computation",
+                      RuntimeWarning, stacklevel=3)
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "qtype", "block_size", "interpret"))
