@@ -45,6 +45,21 @@ def test_loss_falls_and_only_adapters_change():
     jax.tree.map(np.testing.assert_array_equal, frozen, after)
 
 
+def test_step_donates_the_adapters_and_the_optimizer_state():
+    """The arrays from before a step are consumed by it (their buffers hold the new ones), on device and host."""
+    from shared.train import offload_optimizer
+
+    for host in (False, True):
+        model = _model(1)
+        opt = nnx.Optimizer(model, adamw(1e-2), wrt=LoRAParam)
+        if host:
+            offload_optimizer(opt)
+        before = jax.tree.leaves(nnx.state(model, LoRAParam)) + jax.tree.leaves(nnx.state(opt, nnx.OptState))
+        train_step(model, opt, _batch(), host)
+        assert all(x.is_deleted() for x in before), host
+        assert not any(x.is_deleted() for x in jax.tree.leaves(nnx.state((model, opt))))
+
+
 def test_remat_gives_the_same_gradients():
     batch = _batch(1)
     grads = []

@@ -42,11 +42,16 @@ def offload_optimizer(optimizer: nnx.Optimizer) -> None:
     _move_optimizer_state(optimizer, jax.memory.Space.Host)
 
 
-@nnx.jit(static_argnames="host_offload")
+@nnx.jit(static_argnames="host_offload", donate_argnames=("model", "optimizer"))
 def train_step(model: Transformer, optimizer: nnx.Optimizer, batch: dict, host_offload: bool = False) -> dict:
     """One micro-batch: gradients of the adapters, an optimizer update (applied every k-th call under gradient
     accumulation), and metrics: loss, trained tokens, gradient global norm. With `host_offload` the optimizer state
-    lives in host memory (see `offload_optimizer`) and visits the device only for the update."""
+    lives in host memory (see `offload_optimizer`) and visits the device only for the update.
+
+    The model's and the optimizer's arrays are donated: the new adapters and optimizer state take the old ones'
+    buffers instead of being allocated beside them (at LLaMA-7B with r=64 on all projections they are 1.9 GB of
+    float32 adapters and Adam moments), and the frozen base passes through unchanged. Arrays taken out of the model or the optimizer before a step are deleted by
+    it: copy them first (`np.asarray`) to keep them."""
     grad_fn = nnx.value_and_grad(loss_fn, argnums=nnx.DiffState(0, LoRAParam), has_aux=True)
     (_, metrics), grads = grad_fn(model, batch)
     if host_offload:
