@@ -98,37 +98,6 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-def _random_model(preset: str, base: str, dtype: str, seed: int = 0):
-    """A random Transformer of a preset, its projections quantized one tensor at a time (base "nf4") or dense in
-    `base`. The module is built abstractly and each parameter is drawn (normal(0.02) as Transformer's initialiser,
-    ones for norms, zeros for biases) and stored before the next, so only one 16-bit projection exists at a time."""
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
-
-    from shared.model import PRESETS, Transformer
-    from shared.model.loading import default_hook, quantize_hook
-
-    compute = jnp.dtype(dtype)
-    param_dtype = compute if base == "nf4" else jnp.dtype(base)
-    hook = quantize_hook("nf4", double_quant=True) if base == "nf4" else default_hook
-    model = nnx.eval_shape(lambda: Transformer(PRESETS[preset], param_dtype=param_dtype, dtype=compute,
-                                               rngs=nnx.Rngs(seed)))
-    key = jax.random.key(seed)
-    for i, (path, var) in enumerate(nnx.state(model, nnx.Param).flat_state()):
-        name = ".".join(map(str, path))
-        shape, pdtype = var.get_value().shape, var.get_value().dtype
-        if "norm" in name and name.endswith("weight"):
-            value = jnp.ones(shape, pdtype)
-        elif name.endswith("bias"):
-            value = jnp.zeros(shape, pdtype)
-        else:
-            value = (jax.random.normal(jax.random.fold_in(key, i), shape, jnp.float32) * 0.02).astype(pdtype)
-        var.set_value(hook(name, value, pdtype))
-        del value
-    return model
-
-
 def _device_memory() -> tuple[dict, str]:
     import jax
 
@@ -143,7 +112,8 @@ def bench_ours(base: str, batch: int, seq_len: int, steps: int, *, model: str = 
     from flax import nnx
 
     from shared.lora import LoRAParam, apply_lora, count_trainable
-    from shared.model import from_pretrained
+    from shared.model import PRESETS, from_pretrained
+    from shared.model.loading import default_hook, quantize_hook, random_model
     from shared.train.optim import adamw
     from shared.train.step import train_step
 
@@ -154,8 +124,11 @@ def bench_ours(base: str, batch: int, seq_len: int, steps: int, *, model: str = 
         net = from_pretrained("smollm2-135m-instruct", dtype=jnp.dtype(load_dtype), **quant).module
         if load_dtype != dtype:  # a dense base stored in another dtype than the compute dtype
             net.dtype = jnp.dtype(dtype)
-    else:
-        net = _random_model(model, base, dtype)
+    else:  # drawn and quantized one tensor at a time: a random LLaMA-7B never exists in 16 bits at once
+        compute = jnp.dtype(dtype)
+        hook = quantize_hook("nf4", double_quant=True) if base == "nf4" else default_hook
+        net = random_model(PRESETS[model], param_dtype=compute if base == "nf4" else jnp.dtype(base), dtype=compute,
+                           on_tensor=hook)
     apply_lora(net, targets="all", rank=rank, alpha=ALPHA, dropout=DROPOUT, rngs=nnx.Rngs(params=0, dropout=1))
     net.remat = "nothing_saveable" if remat else None
     optimizer = nnx.Optimizer(net, adamw(LR, max_grad_norm=CLIP), wrt=LoRAParam)

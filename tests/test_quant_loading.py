@@ -102,3 +102,25 @@ def test_corrupt_bnb_state_is_named(hf_dir, tmp_path):
 def test_quantize_and_hook_are_exclusive(hf_dir):
     with pytest.raises(ValueError, match="either quantize= or on_tensor="):
         from_pretrained(hf_dir, quantize="nf4", on_tensor=lambda *a: None)
+
+
+def test_random_model_streams_quantized_projections_with_the_initialisers_distribution():
+    from shared.model import PRESETS
+    from shared.model.loading import default_hook, quantize_hook, random_model
+
+    model = random_model(PRESETS["tiny-llama"], param_dtype=jnp.bfloat16, seed=3, on_tensor=quantize_hook("nf4"))
+    block = model.layers[0]
+    assert isinstance(block.attn.q.weight.get_value(), QuantizedArray)
+    assert isinstance(block.mlp.down.weight.get_value(), QuantizedArray)
+    assert model.embed.get_value().dtype == jnp.bfloat16 and not isinstance(model.embed.get_value(), QuantizedArray)
+    assert np.all(np.asarray(block.attn_norm.weight.get_value(), np.float32) == 1.0)
+    # the same seed gives the same model; the dense draw has Transformer's initialiser's scale
+    dense = random_model(PRESETS["tiny-gpt2"], seed=3, on_tensor=default_hook)
+    again = random_model(PRESETS["tiny-gpt2"], seed=3, on_tensor=default_hook)
+    jax.tree.map(np.testing.assert_array_equal, nnx.state(dense, nnx.Param), nnx.state(again, nnx.Param))
+    q = np.asarray(dense.layers[0].attn.q.weight.get_value())
+    assert abs(q.std() - 0.02) < 0.002 and abs(q.mean()) < 0.002
+    assert abs(np.asarray(dense.pos_embed.get_value()).std() - 0.01) < 0.001
+    assert np.all(np.asarray(dense.layers[0].attn.q.bias.get_value()) == 0.0)
+    x = model(jnp.zeros((1, 4), jnp.int32))[0]
+    assert x.shape == (1, 4, PRESETS["tiny-llama"].vocab_size) and bool(jnp.isfinite(x).all())

@@ -63,6 +63,31 @@ def quantize_hook(qtype: str = "nf4", *, block_size: int = 64, double_quant: boo
     return hook
 
 
+def random_model(config: ModelConfig, *, param_dtype=jnp.float32, dtype=None, seed: int = 0,
+                 on_tensor: TensorHook = default_hook) -> Transformer:
+    """A randomly initialised Transformer built one tensor at a time (for tests, benchmarks and memory checks).
+
+    The module is built abstractly; then each parameter is drawn in float32 with the distribution of Transformer's
+    own initialisers (normal(0.02), learned positions normal(0.01), norm scales one, biases zero), passed through
+    `on_tensor` (e.g. `quantize_hook("nf4")`) and stored before the next one is drawn, so only one full-precision
+    tensor exists at a time: a random LLaMA-65B in NF4 needs the memory of its 4-bit weights, not of float32 ones.
+    Tensor i is drawn from fold_in(key(seed), i) in the order of `nnx.state`'s flat paths."""
+    model = nnx.eval_shape(lambda: Transformer(config, param_dtype=param_dtype, dtype=dtype, rngs=nnx.Rngs(seed)))
+    key = jax.random.key(seed)
+    for i, (path, var) in enumerate(nnx.state(model, nnx.Param).flat_state()):
+        name, shape = path_str(path), var.get_value().shape
+        if name.endswith("bias"):
+            value = jnp.zeros(shape, jnp.float32)
+        elif "norm" in name:
+            value = jnp.ones(shape, jnp.float32)
+        else:
+            std = 0.01 if name == "pos_embed" else 0.02
+            value = jax.random.normal(jax.random.fold_in(key, i), shape, jnp.float32) * std
+        var.set_value(on_tensor(name, value, jnp.dtype(param_dtype)))
+        del value
+    return model
+
+
 def resolve_source(source: str | pathlib.Path) -> pathlib.Path:
     """An installed model name, a Hugging Face directory or a .gguf file -> a path on disk."""
     if isinstance(source, str) and source in INSTALLED:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from shared.lora import LoRAParam, apply_lora, describe_trainable
 from shared.model import PRESETS, Transformer, from_pretrained
+from shared.model.loading import default_hook, quantize_hook, random_model
 from shared.tracking import Tracker
 from shared.train.checkpoint import Checkpointer, abstract
 from shared.train.optim import adamw, schedule, warmup_steps
@@ -50,14 +51,8 @@ def build_model(config):
         loaded = from_pretrained(m.source, dtype=dtype, quantize=m.get("quantize"),
                                  double_quant=m.get("double_quant", True))
         return loaded.module, loaded.tokenizer
-    module = Transformer(PRESETS[m.preset], param_dtype=dtype, rngs=nnx.Rngs(config.seed))
-    if m.get("quantize"):
-        from shared.model.loading import quantize_hook
-
-        hook = quantize_hook(m.quantize, double_quant=m.get("double_quant", True))
-        for path, var in nnx.state(module, nnx.Param).flat_state():
-            var.set_value(hook(".".join(map(str, path)), var.get_value(), dtype))
-    return module, None
+    hook = quantize_hook(m.quantize, double_quant=m.get("double_quant", True)) if m.get("quantize") else default_hook
+    return random_model(PRESETS[m.preset], param_dtype=dtype, seed=config.seed, on_tensor=hook), None
 
 
 def architecture(config):
