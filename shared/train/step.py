@@ -50,8 +50,8 @@ def train_step(model: Transformer, optimizer: nnx.Optimizer, batch: dict, host_o
 
     The model's and the optimizer's arrays are donated: the new adapters and optimizer state take the old ones'
     buffers instead of being allocated beside them (at LLaMA-7B with r=64 on all projections they are 1.9 GB of
-    float32 adapters and Adam moments), and the frozen base passes through unchanged. Arrays taken out of the model or the optimizer before a step are deleted by
-    it: copy them first (`np.asarray`) to keep them."""
+    float32 adapters and Adam moments), and the frozen base passes through unchanged. Arrays taken out of the model
+    or the optimizer before a step are deleted by it: copy them first (`np.asarray`) to keep them."""
     grad_fn = nnx.value_and_grad(loss_fn, argnums=nnx.DiffState(0, LoRAParam), has_aux=True)
     (_, metrics), grads = grad_fn(model, batch)
     if host_offload:
