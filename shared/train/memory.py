@@ -26,7 +26,7 @@ from flax import nnx
 from shared.lora import LoRAParam, apply_lora, count_trainable
 from shared.model.config import ModelConfig
 from shared.model.hf import path_str
-from shared.model.loading import is_projection
+from shared.model.loading import default_hook, is_projection, quantize_hook, random_model
 from shared.model.transformer import Transformer
 
 
@@ -118,17 +118,14 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
     """
     import optax
 
-    from shared.quant import quantize as quantize_array
     from shared.train.step import train_step
 
     dtype = jnp.dtype(plan.storage_dtype)
+    hook = (quantize_hook(plan.quantize, block_size=plan.block_size, double_quant=plan.double_quant)
+            if plan.quantize else default_hook)
 
     def build():
-        model = Transformer(config, param_dtype=dtype, rngs=nnx.Rngs(0))
-        if plan.quantize:
-            for path, var in nnx.state(model, nnx.Param).flat_state():
-                if is_projection(path_str(path)):
-                    var.set_value(quantize_array(var.get_value(), plan.quantize, plan.block_size, plan.double_quant))
+        model = random_model(config, param_dtype=dtype, on_tensor=hook)
         apply_lora(model, targets=plan.lora_targets, rank=plan.lora_rank, alpha=16, rngs=nnx.Rngs(1))
         model.remat = "nothing_saveable" if plan.remat else None
         optimizer = nnx.Optimizer(model, optax.adamw(1e-4), wrt=LoRAParam)

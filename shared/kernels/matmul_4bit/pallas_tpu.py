@@ -202,10 +202,9 @@ def interpret_params():
     The simulation runs JAX operations inside io_callbacks. With the CPU client's asynchronous dispatch (JAX's
     default) an eager operation that the calling thread queues meanwhile can deadlock with them: measured with jax
     0.10.2 on 2 cores, an eager QLoRA forward+backward through this kernel hung about once in ten (the same
-    class of hang as jax-ml/jax#25861: callbacks under CPU async dispatch). Run CPU
-    computations inline instead: `jax.config.update("jax_cpu_enable_async_dispatch", False)` before the first
-    computation (tests/conftest.py does; it is a flag, not read from the environment). With it left on, a one-time
-    warning says so."""
+    class of hang as jax-ml/jax#25861: callbacks under CPU async dispatch). Run CPU computations inline instead:
+    `jax.config.update("jax_cpu_enable_async_dispatch", False)` before the first computation (tests/conftest.py
+    does; it is a flag, not read from the environment). With it left on, a one-time warning says so."""
     _warn_async_cpu_dispatch()
     return pltpu.InterpretParams()
 
