@@ -1,6 +1,7 @@
 """Benchmark of the fused 4-bit matmul (shared.kernels.matmul_4bit) against a bf16 dot and XLA dequantize-then-dot.
 
     python -m scripts.bench_4bit [--json OUT] [--quick] [--shapes 8192x8192,...] [--ms 1,16,4096] [--variants]
+    python -m scripts.bench_4bit --tune [--shapes ...] [--ms 16,4096] [--json OUT] [--tune_table TABLE.json]
 
 For each weight shape N x K (default: the LLaMA projections 4096x4096, 11008x4096, 8192x8192, 22016x8192) and
 each M (default: powers of two 1..8192), three methods, each forward alone and forward + dX (jax.vjp):
@@ -21,6 +22,8 @@ without double quantization, float32 (tolerance 1e-5) and bfloat16 (1e-2), odd M
 the rows go into the JSON under "checks" and a failing case is reported, not fatal.
 --quick: tiny shapes; on a CPU-only machine the fused kernel runs in Pallas interpret mode (this is what the test
 suite runs). --variants: also time the fused forward with the other lookup (select tree vs gather) and scaling.
+--tune: see `tune`: the candidate configs of the GPU kernels, each checked then timed; the winners go into the
+tuning table that `pallas_gpu.plan_forward/plan_backward` read (shared/kernels/matmul_4bit/tuned_gpu.json).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import datetime
 import functools
 import json
 import math
+import os
 import platform
 import statistics
 import subprocess
@@ -377,6 +381,143 @@ def run(*, quick: bool = False, json_path: str | None = None, shapes=None, ms=No
     return rows
 
 
+TUNE_MS = (16, 4096, 64, 256)  # one M per `pallas_gpu.m_bucket`, decode and training first
+TUNE_SHAPES = ((8192, 8192), (4096, 4096), (11008, 4096), (22016, 8192))
+
+
+def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candidates: int | None = None,
+         json_path: str | None = None, table_path: str | None = None, repeats: int | None = None, warmup: int = 2,
+         block_size: int = 64, log=print) -> list[dict]:
+    """Time every candidate config (`pallas_gpu.candidates`) of the GPU kernels, forward and dX, bfloat16 with
+    NF4 + double quantization, for each (shape, M); each candidate is first checked against the XLA reference
+    (bf16 tolerance 1e-2): a wrong or failing one is recorded and never chosen. The fastest correct one per
+    (pass, shape, M bucket) is an entry in `pallas_gpu.load_tuned`'s format. Stops starting new candidates after
+    `budget_s` seconds (the entries so far are kept). Writes the entries, the machine and every timing to
+    `json_path`; with `table_path`, also merges the entries into that tuning table (same key: replaced).
+    On a CPU-only machine the kernels run in interpret mode (for tests: the timings mean nothing there)."""
+    from shared.kernels.matmul_4bit import api, pallas_gpu, reference
+    from shared.quant import quantize
+
+    on_cpu = jax.default_backend() != "gpu"
+    interpret = on_cpu
+    if table_path and interpret:
+        raise ValueError("--tune_table needs a GPU: interpret-mode timings must not enter the tuning table")
+    repeats = repeats or (1 if on_cpu else 10)
+    device = jax.devices()[0]
+    meta = {"device_kind": device.device_kind, "platform": device.platform, "jax_version": jax.__version__,
+            "python": platform.python_version(), "git_commit": _git_commit(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "args": {"shapes": [list(s) for s in shapes], "ms": list(ms), "budget_s": budget_s,
+                     "max_candidates": max_candidates, "repeats": repeats, "block_size": block_size,
+                     "qtype": "nf4", "double_quant": True, "dtype": "bfloat16", "interpret": interpret}}
+    dtype = jnp.bfloat16
+    start = time.perf_counter()
+    rows: list[dict] = []
+    entries: list[dict] = []
+    out_of_time = False
+
+    def dump():
+        if json_path:
+            with open(json_path, "w") as f:
+                json.dump({**meta, "out_of_time": out_of_time, "entries": entries, "results": rows}, f, indent=1)
+
+    log(f"# tuning on {meta['device_kind']}, jax {meta['jax_version']}, commit {meta['git_commit']}"
+        f"{' (interpret mode: timings meaningless)' if interpret else ''}")
+    for n, k in shapes:
+        w = jax.random.normal(jax.random.key(n * 31 + k), (n, k), jnp.float32) * 0.02
+        q = quantize(w, "nf4", block_size, True)
+        w_bf16 = w.astype(dtype)
+        del w
+        stats = api.gpu_stats(q)
+        nbs = stats.pop("nested_block_size")
+        arrays = (stats["absmax"], stats["nested"], stats["offset"])
+        for m in ms:
+            kx, kd = jax.random.split(jax.random.key(m))
+            x = jax.random.normal(kx, (m, k), dtype)
+            dy = jax.random.normal(kd, (m, n), dtype)
+            for pass_ in ("fwd", "dx"):
+                if time.perf_counter() - start > budget_s:
+                    out_of_time = True
+                    break
+                fwd = pass_ == "fwd"
+                arg = x if fwd else dy
+                ref = jax.jit(reference.matmul if fwd else reference.matmul_dx)(arg, q)
+                bf16 = jax.jit(lambda a, w: a @ w.T) if fwd else jax.jit(lambda a, w: a @ w)
+                row = {"pass": pass_, "N": n, "K": k, "M": m, "m_bucket": pallas_gpu.m_bucket(m),
+                       "bf16_us": _median_seconds(bf16, (arg, w_bf16), repeats, warmup) * 1e6, "candidates": []}
+                cands = pallas_gpu.candidates(m, n, k, block_size, dtype, fwd)[:max_candidates]
+                for cfg in cands:
+                    if time.perf_counter() - start > budget_s:
+                        out_of_time = True
+                        break
+                    kernel = pallas_gpu.forward if fwd else pallas_gpu.backward
+                    fn = jax.jit(functools.partial(kernel, cfg=cfg, qtype="nf4", block_size=block_size,
+                                                   nested_block_size=nbs, interpret=interpret))
+                    args = (arg, q.packed, *arrays)  # weights as arguments, not constants folded into the program
+                    res: dict[str, Any] = {"config": dataclasses.asdict(cfg)}
+                    try:
+                        res["rel_err"] = _rel_err(fn(*args), ref)
+                        res["ok"] = res["rel_err"] <= CHECK_TOL["bfloat16"]
+                        if res["ok"]:
+                            res["us"] = _median_seconds(fn, args, repeats, warmup) * 1e6
+                    except Exception as e:  # noqa: BLE001 - e.g. too much shared memory: record, go on
+                        res.update(ok=False, error=f"{type(e).__name__}: {str(e)[:300]}")
+                    row["candidates"].append(res)
+                timed = [c for c in row["candidates"] if c.get("us") is not None]
+                if timed:
+                    best = min(timed, key=lambda c: c["us"])
+                    row["best"] = best["config"]
+                    row["best_us"] = best["us"]
+                    row["heuristic_us"] = row["candidates"][0].get("us")  # the plan is the first candidate
+                    entries.append({"device_kind": meta["device_kind"], "pass": pass_, "N": n, "K": k,
+                                    "block_size": block_size, "dtype": "bfloat16", "m_bucket": row["m_bucket"],
+                                    "config": best["config"], "tuned_at_M": m, "us": best["us"],
+                                    "heuristic_us": row["heuristic_us"], "bf16_us": row["bf16_us"],
+                                    "jax_version": meta["jax_version"], "git_commit": meta["git_commit"],
+                                    "date": meta["date"]})
+                    log(f"{pass_:>3} {n:>6}x{k:<5} M={m:<5} best {best['us']:9.1f} us (heuristic "
+                        f"{_fmt(row['heuristic_us'], '9.1f')}, bf16 {row['bf16_us']:8.1f}) of {len(timed)}/"
+                        f"{len(row['candidates'])}: {pallas_gpu.config_from_dict(best['config']).describe()}")
+                else:
+                    log(f"{pass_:>3} {n:>6}x{k:<5} M={m:<5} no candidate ran correctly")
+                rows.append(row)
+                dump()
+            if out_of_time:
+                break
+        if out_of_time:
+            log(f"# tuning budget of {budget_s:.0f} s spent; entries so far are kept")
+            break
+    dump()
+    if table_path:
+        merge_tuned(table_path, entries)
+        log(f"# merged {len(entries)} entries into {table_path}")
+    return entries
+
+
+def merge_tuned(table_path: str, entries: list[dict]) -> None:
+    """Add tuned entries to a table file, replacing those with the same key; the result must load."""
+    from shared.kernels.matmul_4bit import pallas_gpu
+
+    def key(e):
+        return (e["device_kind"], e["pass"], e["N"], e["K"], e["block_size"], e["dtype"], e["m_bucket"])
+
+    old = []
+    try:
+        with open(table_path) as f:
+            old = json.load(f).get("entries", [])
+    except FileNotFoundError:
+        pass
+    new_keys = {key(e) for e in entries}
+    merged = [e for e in old if key(e) not in new_keys] + entries
+    tmp = table_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"about": "measured by `python -m scripts.bench_4bit --tune`; read by "
+                            "shared.kernels.matmul_4bit.pallas_gpu.plan_forward/plan_backward",
+                   "entries": merged}, f, indent=1)
+    pallas_gpu.load_tuned(tmp)  # refuse to write a table that would not load
+    os.replace(tmp, table_path)
+
+
 def _jaxlib_version() -> str | None:
     try:
         import jaxlib
@@ -407,7 +548,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no_dx", action="store_true", help="forward only")
     p.add_argument("--variants", action="store_true", help="also time other GPU lookups / scalings")
     p.add_argument("--check", action="store_true", help="first a correctness sweep against a float64 reference")
+    p.add_argument("--tune", action="store_true",
+                   help="instead of the benchmark: time the GPU kernels' candidate configs (--shapes, --ms)")
+    p.add_argument("--tune_budget_s", type=float, default=500.0, help="--tune: start no candidate after this")
+    p.add_argument("--tune_table", default=None,
+                   help="--tune: merge the winners into this table (e.g. shared/kernels/matmul_4bit/tuned_gpu.json)")
     a = p.parse_args(argv)
+    if a.tune:
+        tune(shapes=_parse_shapes(a.shapes) if a.shapes else TUNE_SHAPES,
+             ms=tuple(int(v) for v in a.ms.split(",")) if a.ms else TUNE_MS, budget_s=a.tune_budget_s,
+             json_path=a.json, table_path=a.tune_table, repeats=a.repeats, warmup=a.warmup,
+             block_size=a.block_size)
+        return
     run(quick=a.quick, json_path=a.json, shapes=_parse_shapes(a.shapes) if a.shapes else None,
         ms=tuple(int(v) for v in a.ms.split(",")) if a.ms else None, repeats=a.repeats, warmup=a.warmup,
         qtype=a.qtype, double_quant=not a.no_double_quant, block_size=a.block_size, backend=a.backend,

@@ -114,9 +114,10 @@ def test_weight_is_frozen():
 
 GPU_OPTIONS = [  # (config, block_size, forward reads double-quantized statistics)
     (pallas_gpu.GpuConfig(16, 16, 64, scale="tile", lookup="select"), 64, False),
-    (pallas_gpu.GpuConfig(16, 32, 128, split_k=2, scale="dot", lookup="gather", swap_ab=True), 64, True),
+    (pallas_gpu.GpuConfig(16, 32, 128, split_k=2, split_n=2, scale="dot", lookup="gather", swap_ab=True), 64, True),
     (pallas_gpu.GpuConfig(16, 16, 32, scale="dot", lookup="select", swap_ab=False), 64, False),
-    (pallas_gpu.GpuConfig(32, 16, 64, split_k=4, scale="tile", swap_ab=True), 128, True),  # 2 K steps per block
+    # 2 K steps per block; dX split over N in 4 (row offsets of the double-quantized statistics)
+    (pallas_gpu.GpuConfig(32, 16, 64, split_k=4, split_n=4, scale="tile", swap_ab=True), 128, True),
     (pallas_gpu.GpuConfig(16, 16, 64, split_k=2, scale="dot", swap_ab=True), 256, True),  # 4 K steps per block
 ]
 
@@ -140,6 +141,22 @@ def test_gpu_kernel_options(cfg, bs, dq_forward):
     dx = pallas_gpu.backward(dy, q.packed, q.absmax, **dq, cfg=bcfg, qtype="nf4", block_size=bs, interpret=True)
     assert _rel(y, reference.matmul(x, q)) <= 1e-5
     assert _rel(dx, reference.matmul_dx(dy, q)) <= 1e-5
+
+
+@pytest.mark.parametrize("n,k", [(4096, 4096), (11008, 4096), (8192, 8192), (22016, 8192)])
+def test_gpu_plans_fill_an_h100_at_small_m(n, k):
+    """Decode-sized M: forward (split-K) and dX (split-N) plans give at least one program per SM of an H100 (132),
+    with float32 partials of at most half the packed weight's bytes; large M needs no split."""
+    for dtype in (jnp.bfloat16, jnp.float32):
+        for m in (1, 16):
+            f = pallas_gpu.plan_forward(m, n, k, 64, dtype, num_sms=132)
+            b = pallas_gpu.plan_backward(m, n, k, 64, dtype, num_sms=132)
+            assert -(-m // f.bm) * (n // f.bn) * f.split_k >= 132, f.describe()
+            assert -(-m // b.bm) * (k // b.bk) * b.split_n >= 132, b.describe()
+            assert 8 * b.split_n * m * k <= n * k // 4, b.describe()
+        for m in (256, 4096):
+            b = pallas_gpu.plan_backward(m, n, k, 64, dtype, num_sms=132)
+            assert b.split_n <= 2 and (m < 4096 or b.split_n == 1), b.describe()
 
 
 def test_tpu_kernel_several_steps_and_row_blocks():
@@ -333,3 +350,41 @@ def test_qlora_model_runs_through_the_kernels():
         assert abs(loss - loss_ref) <= 1e-5 * abs(loss_ref)
         for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref)):
             assert _rel(a, b) <= 1e-4, backend
+
+
+def test_tuning_run_and_table(tmp_path):
+    """`bench_4bit.tune` checks and times candidates (interpret mode here), its winners merge into a table that
+    the planner then follows for that device kind and M bucket; a malformed table is an error naming the file."""
+    from scripts import bench_4bit
+
+    out = tmp_path / "tune.json"
+    entries = bench_4bit.tune(shapes=((128, 512),), ms=(16,), max_candidates=2, json_path=str(out), repeats=1,
+                              warmup=1, log=lambda *_: None)
+    data = json.loads(out.read_text())
+    assert [(e["pass"], e["m_bucket"]) for e in entries] == [("fwd", 16), ("dx", 16)]
+    assert all(len(r["candidates"]) == 2 and all(c["ok"] for c in r["candidates"]) for r in data["results"])
+    with pytest.raises(ValueError, match="needs a GPU"):
+        bench_4bit.tune(shapes=((128, 512),), ms=(16,), table_path=str(tmp_path / "t.json"), log=lambda *_: None)
+
+    table = tmp_path / "tuned.json"
+    chosen = pallas_gpu.GpuConfig(bm=16, bn=32, bk=128, split_k=2, split_n=2, swap_ab=False, num_stages=2)
+    bench_4bit.merge_tuned(str(table), entries)
+    bench_4bit.merge_tuned(str(table), [dict(entries[0], config=dataclasses.asdict(chosen))])  # replaces fwd
+    assert len(json.loads(table.read_text())["entries"]) == 2
+    try:
+        pallas_gpu.set_tuned_table(pallas_gpu.load_tuned(str(table)))
+        assert pallas_gpu.plan_forward(9, 128, 512, 64, jnp.bfloat16) == chosen  # M 9 -> bucket 16
+        assert pallas_gpu.plan_forward(17, 128, 512, 64, jnp.bfloat16) == pallas_gpu.heuristic_forward(
+            17, 128, 512, 64, jnp.bfloat16)  # another bucket
+        assert pallas_gpu.plan_forward(9, 128, 512, 64, jnp.float32) != chosen  # another dtype
+        q = _weight(3, 128, 512, "nf4", 64, True)
+        x = jnp.asarray(np.random.default_rng(0).standard_normal((9, 512)), jnp.bfloat16)
+        assert api.plans(x.shape, q, jnp.bfloat16, "pallas_gpu")["forward"] == chosen
+        y = matmul_4bit(x, q, backend="pallas_gpu", interpret=True)
+        assert _rel(y, reference.matmul(x, q)) <= 1e-2
+    finally:
+        pallas_gpu.set_tuned_table(None)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"entries": [dict(entries[0], config={"bm": 16, "tile": 3})]}))
+    with pytest.raises(ValueError, match=r"bad\.json: entry 0"):
+        pallas_gpu.load_tuned(str(bad))

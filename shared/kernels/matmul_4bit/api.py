@@ -122,7 +122,7 @@ def _plan(backend: str, m: int, n: int, k: int, q: QuantizedArray, dtype: np.dty
     return configs[0], configs[1], reasons[0], reasons[1]
 
 
-def _gpu_stats(q: QuantizedArray) -> dict[str, Any]:
+def gpu_stats(q: QuantizedArray) -> dict[str, Any]:
     """The GPU kernels take the statistics as stored; double-quantized ones are decoded in the kernel."""
     if q.double_quant:
         return dict(absmax=q.absmax, nested=q.nested_absmax, offset=q.offset, nested_block_size=q.nested_block_size)
@@ -132,7 +132,7 @@ def _gpu_stats(q: QuantizedArray) -> dict[str, Any]:
 def _kernel_forward(plan: _Plan, x2: jax.Array, q: QuantizedArray) -> jax.Array:
     cfg = plan.forward
     if plan.backend == "pallas_gpu":
-        return pallas_gpu.forward(x2, q.packed, **_gpu_stats(q), cfg=cfg, qtype=q.qtype, block_size=q.block_size,
+        return pallas_gpu.forward(x2, q.packed, **gpu_stats(q), cfg=cfg, qtype=q.qtype, block_size=q.block_size,
                                   interpret=plan.interpret)
     x_even, x_odd = common.split_even_odd(common.pad_rows(x2, cfg.bm))
     y = pallas_tpu.forward(x_even, x_odd, q.packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
@@ -143,7 +143,7 @@ def _kernel_forward(plan: _Plan, x2: jax.Array, q: QuantizedArray) -> jax.Array:
 def _kernel_backward(plan: _Plan, dy: jax.Array, q: QuantizedArray) -> jax.Array:
     cfg = plan.backward
     if plan.backend == "pallas_gpu":
-        return pallas_gpu.backward(dy, q.packed, **_gpu_stats(q), cfg=cfg, qtype=q.qtype, block_size=q.block_size,
+        return pallas_gpu.backward(dy, q.packed, **gpu_stats(q), cfg=cfg, qtype=q.qtype, block_size=q.block_size,
                                    interpret=plan.interpret)
     dx_even, dx_odd = pallas_tpu.backward(common.pad_rows(dy, cfg.bm), q.packed, common.float_absmax(q), cfg=cfg,
                                           qtype=q.qtype, block_size=q.block_size, interpret=plan.interpret)

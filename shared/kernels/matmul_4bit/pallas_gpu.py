@@ -25,18 +25,23 @@ Forward, y = x @ W.T:
                 "dot":  per absmax group G (bs columns): w_G = cb[codes].astype(x.dtype) [bn, bs];
                         acc += (x_G @ w_G.T) * absmax[:, G]          (scales bm*bn partials instead of bn*bs
                                                                      weights: cheaper when bm is small)
-    swap_ab: the product is formed as acc.T = w @ x.T ([bn, bm]), so the dequantized weight is the MMA's M side
-             (a decode-sized bm = 16 becomes the narrow N side of wgmma) and transposed on store. For small M.
+    swap_ab: the product is formed as acc.T = w @ x.T ([bn, bm]), so the dequantized weight is the MMA's A
+             operand (M side), transposed on store: a decode-sized bm = 16 becomes the narrow N side of wgmma,
+             and on Hopper an A operand is read from registers, so the dequantized tile skips the shared-memory
+             staging a B operand needs. Default for bfloat16 at every M.
     out[s, i, j] = acc (float32 partials summed by XLA when S > 1; x.dtype directly when S == 1)
 
 Backward, dX = dY @ W:
 
-    grid = (cdiv(M, bm), K / bk)      program (i, kb) owns dX tile [bm, bk]
-    for t in range(N / bn):           reduction over the rows of W
+    grid = (cdiv(M, bm), K / bk, S)   program (i, kb, s) owns dX tile [bm, bk] of N-split s
+    for t in range(N / (S * bn)):     reduction over the rows of W
         w = dequantized, "tile"-scaled [bn, bk] tile of rows t*bn..;   acc += dY[:, rows] @ w
+    swap_ab: acc.T += w.T @ dY[:, rows].T ([bk, bm]): w is wgmma's register-sourced A operand, as above
+    out[s, i, kb] = acc (float32 partials summed by XLA when S > 1)
 
 The dequantized tile exists only in registers (and in the shared-memory staging Triton uses to feed the tensor
-cores): no 16-bit weight is ever written to global memory. Split-K (S > 1) keeps all SMs busy for decode-sized M.
+cores): no 16-bit weight is ever written to global memory. Split-K (forward) and split-N (dX), S > 1, keep all
+SMs busy for decode-sized M.
 
 Tiles are powers of two (Triton's requirement), bm, bn >= 16 (tensor-core minimum). float32 inputs use IEEE float32
 dots (Triton `input_precision=ieee`, not TF32); bfloat16 inputs use bfloat16 dots with float32 accumulation. A row
@@ -50,6 +55,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -68,13 +75,16 @@ SCALES = ("tile", "dot")
 class GpuConfig:
     """Tiles and options of one GPU kernel launch. bk counts unpacked K columns; all tiles are powers of two.
 
-    split_k, scale and swap_ab apply to the forward kernel; the backward always scales the tile and never swaps.
+    split_k and scale apply to the forward kernel, split_n to the backward (dX, which always scales the tile),
+    swap_ab to both. Each splits the pass's reduction axis (K for the forward, N for dX) over that many
+    programs whose float32 partials XLA sums: it fills the GPU when the output has few tiles (small M).
     """
 
     bm: int
     bn: int
     bk: int
     split_k: int = 1
+    split_n: int = 1
     scale: str = "tile"
     lookup: str = "select"
     swap_ab: bool = False
@@ -82,8 +92,9 @@ class GpuConfig:
     num_stages: int = 3
 
     def describe(self) -> str:
-        return (f"bm={self.bm} bn={self.bn} bk={self.bk} split_k={self.split_k} scale={self.scale} "
-                f"lookup={self.lookup} swap_ab={self.swap_ab} warps={self.num_warps} stages={self.num_stages}")
+        return (f"bm={self.bm} bn={self.bn} bk={self.bk} split_k={self.split_k} split_n={self.split_n} "
+                f"scale={self.scale} lookup={self.lookup} swap_ab={self.swap_ab} warps={self.num_warps} "
+                f"stages={self.num_stages}")
 
 
 def _pow2(v: int) -> bool:
@@ -103,7 +114,7 @@ def check_config(cfg: GpuConfig, m: int, n: int, k: int, block_size: int, forwar
     """Raise UnsupportedShape unless `cfg` can run this problem (M is padded, so it never disqualifies)."""
     del m
     bad = common.UnsupportedShape
-    for name in ("bm", "bn", "bk", "split_k"):
+    for name in ("bm", "bn", "bk", "split_k", "split_n"):
         if not _pow2(getattr(cfg, name)):
             raise bad(f"{name}={getattr(cfg, name)} is not a power of two")
     if cfg.bm < 16 or cfg.bn < 16:
@@ -117,8 +128,9 @@ def check_config(cfg: GpuConfig, m: int, n: int, k: int, block_size: int, forwar
     span = max(block_size, cfg.bk) * split
     if k % span:
         raise bad(f"K={k} is not a multiple of {span} (bk={cfg.bk}, block_size={block_size}, split_k={split})")
-    if n % cfg.bn:
-        raise bad(f"N={n} is not a multiple of bn={cfg.bn}")
+    split_n = 1 if forward else cfg.split_n
+    if n % (cfg.bn * split_n):
+        raise bad(f"N={n} is not a multiple of {cfg.bn * split_n} (bn={cfg.bn}, split_n={split_n})")
 
 
 def _num_sms() -> int:
@@ -126,15 +138,24 @@ def _num_sms() -> int:
     return int(getattr(device, "core_count", 0) or 132) if device.platform == "gpu" else 132
 
 
-def _split_for(programs: int, k: int, span: int, num_sms: int) -> int:
-    """Split-K factor: double until about two programs per SM (or K runs out of whole spans)."""
+def _split_for(programs: int, extent: int, span: int, num_sms: int, max_split: int | None = None) -> int:
+    """Split of a reduction axis of `extent`: double until about two programs per SM (or the axis runs out of
+    whole spans, or `max_split` is reached)."""
     split = 1
-    while programs * split < 2 * num_sms and k % (span * split * 2) == 0:
+    while (programs * split < 2 * num_sms and extent % (span * split * 2) == 0
+           and (max_split is None or split * 2 <= max_split)):
         split *= 2
     return split
 
 
 def plan_forward(m: int, n: int, k: int, block_size: int, dtype, *, num_sms: int | None = None) -> GpuConfig:
+    """Forward tiles for x [M, K] @ W[N, K].T: the measured best from the tuning table (`tuned_config`) when it
+    has this problem for this GPU, else `heuristic_forward`."""
+    return tuned_config("fwd", m, n, k, block_size, dtype) or heuristic_forward(m, n, k, block_size, dtype,
+                                                                              num_sms=num_sms)
+
+
+def heuristic_forward(m: int, n: int, k: int, block_size: int, dtype, *, num_sms: int | None = None) -> GpuConfig:
     """Default forward tiles for x [M, K] @ W[N, K].T.
 
     Chosen from the sm_90 SASS of each candidate (instructions per weight element, registers, spills; see
@@ -142,7 +163,11 @@ def plan_forward(m: int, n: int, k: int, block_size: int, dtype, *, num_sms: int
     bfloat16, M <= 64 (decode): bm = 16..64, bn = 64, bk = 256, "dot" scaling, swapped operands (the weight is
       the wgmma M side), split-K up to ~2 programs per SM.
     bfloat16, larger M: "tile" scaling, 128 x 128 tiles, or 256 x 128 from M = 256 on (the dequantization of a
-      weight tile is shared by bm rows; at bm = 256 the issue slots it needs stay below the wgmma time).
+      weight tile is shared by bm rows; at bm = 256 the issue slots it needs stay below the wgmma time), swapped
+      operands: the dequantized tile is then wgmma's A operand, which Hopper reads from registers, instead of B,
+      which must be staged through shared memory (sm_90 SASS: 4 instead of 20 STS per kernel, HGMMA with a
+      register A; CUTLASS's mixed-input GEMMs put the converted operand there for the same reason). The H100 run
+      of the unswapped kernel at 4096 x 4096, M = 4096 took 3.3x the bf16 dot; the swapped one is not yet timed.
     float32 (FMA dots, IEEE precision): small tiles that do not spill.
     num_sms: streaming multiprocessors to fill (default: the GPU's, or an H100's 132 without one).
     """
@@ -165,15 +190,28 @@ def plan_forward(m: int, n: int, k: int, block_size: int, dtype, *, num_sms: int
     elif f32:
         cfg = GpuConfig(bm=64, bn=bn_of(64), bk=bk_of(32), scale="tile", num_warps=8, num_stages=2)
     elif m < 256:
-        cfg = GpuConfig(bm=128, bn=bn_of(128), bk=bk_of(64), scale="tile", num_warps=8, num_stages=4)
+        cfg = GpuConfig(bm=128, bn=bn_of(128), bk=bk_of(64), scale="tile", swap_ab=True, num_warps=8, num_stages=4)
     else:
-        cfg = GpuConfig(bm=256, bn=bn_of(128), bk=bk_of(64), scale="tile", num_warps=8, num_stages=3)
+        cfg = GpuConfig(bm=256, bn=bn_of(128), bk=bk_of(64), scale="tile", swap_ab=True, num_warps=8, num_stages=3)
     check_config(cfg, m, n, k, block_size, forward=True)
     return cfg
 
 
-def plan_backward(m: int, n: int, k: int, block_size: int, dtype) -> GpuConfig:
-    """Default dX tiles: [bm, bk] output tiles, bn rows of W per reduction step (same method as plan_forward)."""
+def plan_backward(m: int, n: int, k: int, block_size: int, dtype, *, num_sms: int | None = None) -> GpuConfig:
+    """dX tiles: the tuning table's (`tuned_config`) when it has this problem for this GPU, else
+    `heuristic_backward`."""
+    return tuned_config("dx", m, n, k, block_size, dtype) or heuristic_backward(m, n, k, block_size, dtype,
+                                                                             num_sms=num_sms)
+
+
+def heuristic_backward(m: int, n: int, k: int, block_size: int, dtype, *, num_sms: int | None = None) -> GpuConfig:
+    """Default dX tiles: [bm, bk] output tiles, bn rows of W per reduction step (same method as plan_forward),
+    and split-N up to about two programs per SM when the output has few tiles (an H100 run of the unsplit kernel
+    at M <= 16 had K/bk = 64 programs for 132 SMs and took 3-4x the forward's time), as long as the float32
+    partials (written and read: 8 * S * M * K bytes) stay within half the packed weight's N * K / 2 bytes.
+    bfloat16: swapped operands (dXᵀ = Wᵀ dYᵀ), so the dequantized tile is wgmma's register-sourced A operand, as
+    in the forward (not yet timed on a GPU)."""
+    num_sms = num_sms or _num_sms()
     f32 = np.dtype(dtype) == np.float32
     bn = common.largest_pow2_divisor(n, 32 if f32 else 64)
     if f32:
@@ -181,12 +219,133 @@ def plan_backward(m: int, n: int, k: int, block_size: int, dtype) -> GpuConfig:
                         num_stages=2)
     elif m < 256:
         bm = max(16, min(128, common.next_pow2(m)))
-        cfg = GpuConfig(bm=bm, bn=bn, bk=common.largest_pow2_divisor(k, 128), num_warps=8 if bm == 128 else 4,
-                        num_stages=3)
+        cfg = GpuConfig(bm=bm, bn=bn, bk=common.largest_pow2_divisor(k, 128), swap_ab=True,
+                        num_warps=8 if bm == 128 else 4, num_stages=3)
     else:
-        cfg = GpuConfig(bm=256, bn=bn, bk=common.largest_pow2_divisor(k, 128), num_warps=8, num_stages=3)
+        cfg = GpuConfig(bm=256, bn=bn, bk=common.largest_pow2_divisor(k, 128), swap_ab=True, num_warps=8,
+                        num_stages=3)
+    max_split = max(1, n // (32 * m))  # 8 * S * M * K <= N * K / 4
+    while True:  # narrower K tiles when split-N alone cannot give every SM a program (N = 11008 = 172 * 64)
+        programs = (-(-m // cfg.bm)) * (k // cfg.bk)
+        cfg = dataclasses.replace(cfg, split_n=_split_for(programs, n, cfg.bn, num_sms, max_split))
+        if programs * cfg.split_n >= num_sms or cfg.bk // 2 < max(32, min(64, block_size)):
+            break
+        cfg = dataclasses.replace(cfg, bk=cfg.bk // 2)
     check_config(cfg, m, n, k, block_size, forward=False)
     return cfg
+
+
+# ---- tuning: candidate configs, and the table of measured winners (`scripts.bench_4bit --tune`) ----
+
+TUNED_PATH = os.path.join(os.path.dirname(__file__), "tuned_gpu.json")
+_TUNED: dict | None = None  # (device_kind, pass, N, K, block_size, dtype, m_bucket) -> GpuConfig
+
+
+def m_bucket(m: int) -> int:
+    """The M a tuned config stands for: 16 (decode, M <= 16), 64, 256, or 4096 (M > 256: training/prefill)."""
+    for b in (16, 64, 256):
+        if m <= b:
+            return b
+    return 4096
+
+
+def config_from_dict(d: dict) -> GpuConfig:
+    """A GpuConfig from its `dataclasses.asdict` form; unknown or missing fields are an error naming them."""
+    fields = {f.name for f in dataclasses.fields(GpuConfig)}
+    unknown = set(d) - fields
+    if unknown:
+        raise ValueError(f"unknown GpuConfig field(s) {sorted(unknown)} in {d}")
+    return GpuConfig(**d)
+
+
+def load_tuned(path: str | None = None) -> dict:
+    """Read a tuning table: {"entries": [{"device_kind", "pass", "N", "K", "block_size", "dtype", "m_bucket",
+    "config": {GpuConfig fields}, ...measurements}]}. A missing file is an empty table; a malformed one is an
+    error naming the file and the entry."""
+    path = path or TUNED_PATH
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        data = json.load(f)
+    table = {}
+    for i, e in enumerate(data.get("entries", [])):
+        try:
+            key = (e["device_kind"], e["pass"], int(e["N"]), int(e["K"]), int(e["block_size"]),
+                   np.dtype(e["dtype"]).name, int(e["m_bucket"]))
+            table[key] = config_from_dict(e["config"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{path}: entry {i} is malformed ({type(err).__name__}: {err}): {e}") from err
+    return table
+
+
+def set_tuned_table(table: dict | None) -> None:
+    """Replace the in-memory tuning table (None: re-read `TUNED_PATH` on next use). For tests and tuning runs."""
+    global _TUNED
+    _TUNED = table
+
+
+def _device_kind() -> str:
+    return jax.devices()[0].device_kind
+
+
+def tuned_config(pass_: str, m: int, n: int, k: int, block_size: int, dtype) -> GpuConfig | None:
+    """The tuned config of this problem on this GPU (device kind), or None. Configs that no longer pass
+    `check_config` are ignored (the table may predate a kernel change)."""
+    global _TUNED
+    if _TUNED is None:
+        _TUNED = load_tuned()
+    if not _TUNED:
+        return None
+    cfg = _TUNED.get((_device_kind(), pass_, n, k, block_size, np.dtype(dtype).name, m_bucket(m)))
+    if cfg is None:
+        return None
+    try:
+        check_config(cfg, m, n, k, block_size, forward=pass_ == "fwd")
+    except common.UnsupportedShape:
+        return None
+    return cfg
+
+
+def candidates(m: int, n: int, k: int, block_size: int, dtype, forward: bool) -> list[GpuConfig]:
+    """The configs `scripts.bench_4bit --tune` times for one problem: the heuristic plan first, then variations
+    around it (lookup, scaling, operand swap, splits, tiles, warps, stages); only those `check_config` accepts,
+    without duplicates."""
+    plan = (heuristic_forward if forward else heuristic_backward)(m, n, k, block_size, dtype)
+    r = dataclasses.replace
+    out = [plan]
+    if np.dtype(dtype) == np.float32:
+        out += [r(plan, num_stages=3), r(plan, num_warps=8 if plan.num_warps == 4 else 4), r(plan, bk=plan.bk * 2)]
+    elif forward and m <= 64:
+        out += [r(plan, lookup="gather"), r(plan, scale="tile"), r(plan, swap_ab=False, scale="tile"),
+                r(plan, split_k=plan.split_k * 2), r(plan, split_k=max(1, plan.split_k // 2)),
+                r(plan, bn=32), r(plan, bn=128), r(plan, bk=128), r(plan, bk=512),
+                r(plan, num_stages=3), r(plan, num_stages=5), r(plan, num_warps=8)]
+    elif forward:  # large M: bigger shared tiles, more stages, the dequantized weight as wgmma's A operand
+        for bm, bn, bk, warps, stages in ((256, 128, 64, 8, 3), (256, 128, 64, 8, 4), (256, 128, 128, 8, 2),
+                                          (128, 128, 64, 8, 4), (128, 128, 64, 4, 4), (128, 256, 64, 8, 3),
+                                          (256, 64, 64, 8, 4), (128, 128, 128, 8, 3)):
+            for swap in (False, True):
+                out.append(r(plan, bm=bm, bn=bn, bk=bk, num_warps=warps, num_stages=stages, swap_ab=swap))
+    elif m <= 64:
+        out += [r(plan, split_n=plan.split_n * 2), r(plan, split_n=max(1, plan.split_n // 2)),
+                r(plan, bk=plan.bk // 2), r(plan, bk=plan.bk * 2), r(plan, bn=32), r(plan, bn=128),
+                r(plan, num_stages=2), r(plan, num_stages=4), r(plan, num_warps=8), r(plan, lookup="gather"),
+                r(plan, swap_ab=not plan.swap_ab)]
+    else:
+        for bm, bn, bk, warps, stages in ((256, 64, 128, 8, 3), (256, 64, 64, 8, 3), (256, 128, 64, 8, 3),
+                                          (256, 64, 128, 8, 4), (256, 32, 128, 8, 4), (128, 64, 128, 8, 4),
+                                          (128, 128, 128, 8, 3), (128, 64, 128, 4, 4)):
+            for swap in (True, False):
+                out.append(r(plan, bm=bm, bn=bn, bk=bk, num_warps=warps, num_stages=stages, swap_ab=swap))
+    valid = []
+    for cfg in out:
+        try:
+            check_config(cfg, m, n, k, block_size, forward)
+        except common.UnsupportedShape:
+            continue
+        if cfg not in valid:
+            valid.append(cfg)
+    return valid
 
 
 def _dot(a, b, contract: tuple[int, int], cdt):
@@ -312,6 +471,7 @@ def _backward_kernel(dy_ref, p_ref, a_ref, cb_ref, *rest, st: _Static):
     bm, bn = dy_ref.shape[0], cfg.bn
     steps = p_ref.shape[0] // bn
     kb = pl.program_id(1)
+    row0 = pl.program_id(2) * p_ref.shape[0]  # first row of W in this N split
     if reps == 1:
         blk = kb * gps + jax.lax.broadcasted_iota(jnp.int32, (gps,), 0)
     else:
@@ -321,13 +481,16 @@ def _backward_kernel(dy_ref, p_ref, a_ref, cb_ref, *rest, st: _Static):
     def body(t, acc):
         rows = pl.ds(t * bn, bn)
         w = _dequant(p_ref[rows, :], cb_ref, cfg.lookup, st.qtype)  # [bn, bk]
-        row_ids = t * bn + jax.lax.broadcasted_iota(jnp.int32, (bn,), 0)
+        row_ids = row0 + t * bn + jax.lax.broadcasted_iota(jnp.int32, (bn,), 0)
         scale = _absmax(a_ref[rows, :] if reps == 1 else a_ref[rows, 0], dq_refs, st, row_ids, blk)
         w = _scale_tile(w, scale).astype(cdt)
-        return acc + _dot(_load_rows(dy_ref.at[:, rows], mask), w, (1, 0), cdt)
+        dy = _load_rows(dy_ref.at[:, rows], mask)
+        return acc + (_dot(w, dy, (0, 1), cdt) if cfg.swap_ab else _dot(dy, w, (1, 0), cdt))
 
-    acc = jax.lax.fori_loop(0, steps, body, jnp.zeros((bm, cfg.bk), jnp.float32))
-    _store_rows(o_ref, acc.astype(o_ref.dtype), _row_mask(st, bm, cfg.bk))
+    acc_shape = (cfg.bk, bm) if cfg.swap_ab else (bm, cfg.bk)
+    acc = jax.lax.fori_loop(0, steps, body, jnp.zeros(acc_shape, jnp.float32))
+    out = acc.T if cfg.swap_ab else acc
+    _store_rows(o_ref, out.astype(o_ref.dtype), _row_mask(st, bm, cfg.bk))
 
 
 def _table(qtype: str) -> jax.Array:
@@ -387,26 +550,30 @@ def backward(dy, packed, absmax, nested=None, offset=None, *, cfg: GpuConfig, qt
     """dY [M, N] @ W -> dX [M, K] in dY's dtype (statistics as in `forward`)."""
     m, n = dy.shape
     k = 2 * packed.shape[1]
+    s = cfg.split_n
+    ns = n // s  # rows of W per N split
+    out_dtype = dy.dtype if s == 1 else jnp.float32
     _, gps, reps = _groups(block_size, cfg.bk)
     if reps == 1:
-        abs_spec = pl.BlockSpec((n, gps), lambda i, kb: (0, kb))
+        abs_spec = pl.BlockSpec((ns, gps), lambda i, kb, p: (p, kb))
     else:
-        abs_spec = pl.BlockSpec((n, 1), lambda i, kb: (0, kb // reps))
+        abs_spec = pl.BlockSpec((ns, 1), lambda i, kb, p: (p, kb // reps))
     st = _Static(cfg, qtype, block_size, m, absmax.shape[1], nested_block_size if nested is not None else None)
-    dq_ops, dq_specs = _stats_operands(absmax, nested, offset, lambda i, kb: (0,))
-    return pl.pallas_call(
+    dq_ops, dq_specs = _stats_operands(absmax, nested, offset, lambda i, kb, p: (0,))
+    out = pl.pallas_call(
         functools.partial(_backward_kernel, st=st),
-        out_shape=jax.ShapeDtypeStruct((m, k), dy.dtype),
-        grid=(pl.cdiv(m, cfg.bm), k // cfg.bk),
+        out_shape=jax.ShapeDtypeStruct((s, m, k), out_dtype),
+        grid=(pl.cdiv(m, cfg.bm), k // cfg.bk, s),
         in_specs=[
-            pl.BlockSpec((cfg.bm, n), lambda i, kb: (i, 0)),
-            pl.BlockSpec((n, cfg.bk // 2), lambda i, kb: (0, kb)),
+            pl.BlockSpec((cfg.bm, ns), lambda i, kb, p: (i, p)),
+            pl.BlockSpec((ns, cfg.bk // 2), lambda i, kb, p: (p, kb)),
             abs_spec,
-            pl.BlockSpec((16,), lambda i, kb: (0,)),
+            pl.BlockSpec((16,), lambda i, kb, p: (0,)),
             *dq_specs,
         ],
-        out_specs=pl.BlockSpec((cfg.bm, cfg.bk), lambda i, kb: (i, kb)),
+        out_specs=pl.BlockSpec((None, cfg.bm, cfg.bk), lambda i, kb, p: (p, i, kb)),
         compiler_params=_compiler_params(cfg),
         interpret=interpret,
         name="matmul_4bit_dx",
     )(dy, packed, absmax, _table(qtype), *dq_ops)
+    return out[0] if s == 1 else out.sum(axis=0).astype(dy.dtype)

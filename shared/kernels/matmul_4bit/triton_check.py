@@ -32,6 +32,7 @@ from shared.kernels.matmul_4bit import pallas_gpu
 
 SHAPES = ((4096, 4096), (11008, 4096), (8192, 8192), (22016, 8192))
 MS = (1, 16, 64, 256, 4096)
+SMEM_LIMIT = 232448  # bytes of shared memory one block may use on sm_90 (227 KiB)
 
 _COMPILE = r'''
 import collections, json, os, re, subprocess, sys
@@ -56,12 +57,15 @@ for job in json.loads(sys.stdin.read()):
                            capture_output=True, text=True)
         sass = subprocess.run([bindir + "/cuobjdump", "-sass", ptx + ".cubin"], capture_output=True, text=True).stdout
         ops = re.findall(r"/\*[0-9a-f]{4,6}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", sass)
+        # wgmma's A operand from registers ("HGMMA... R_acc, R_a, gdesc[...]") or from shared memory (two gdescs)
+        reg_a = len(re.findall(r"HGMMA\.\S+\s+R\d+,\s*R\d+,\s*gdesc", sass))
         mix = collections.Counter(o.split(".")[0] for o in ops)
         regs = re.search(r"Used (\d+) registers", r.stderr)
         spill = re.search(r"(\d+) bytes spill stores", r.stderr)
         print(json.dumps(dict(name=job["name"], ok=True, regs=int(regs.group(1)) if regs else None,
                               spill_bytes=int(spill.group(1)) if spill else None, smem=k.metadata.shared,
                               sass=len(ops), mma=mix["HGMMA"] + mix["HMMA"], wgmma=mix["HGMMA"] > 0,
+                              hgmma_reg_a=reg_a, sts=mix["STS"], lds=mix["LDS"] + mix["LDSM"],
                               top=mix.most_common(6))), flush=True)
     except Exception as e:
         print(json.dumps(dict(name=job["name"], ok=False, error=f"{type(e).__name__}: {str(e)[:800]}")), flush=True)
@@ -93,39 +97,56 @@ def capture_ttir():
         pallas_call_registration.lowering.lower_jaxpr_to_triton_module = original
 
 
+def lower_one(out_dir: str, name: str, cfg: pallas_gpu.GpuConfig, kind: str, m: int, n: int, k: int, dtype,
+              block_size: int = 64) -> dict:
+    """Lower one kernel ("fwd" or "dx") with an explicit config; write its TTIR; return the compile job."""
+    sds = jax.ShapeDtypeStruct
+    nbs = 256 if dtype == jnp.bfloat16 else None  # bf16 runs: double-quantized statistics decoded in the kernel
+    if kind == "fwd":
+        fn = lambda x, *w: pallas_gpu.forward(  # noqa: E731
+            x, *w, cfg=cfg, qtype="nf4", block_size=block_size, nested_block_size=nbs)
+        args = (sds((m, k), dtype),)
+    else:
+        fn = lambda d, *w: pallas_gpu.backward(  # noqa: E731
+            d, *w, cfg=cfg, qtype="nf4", block_size=block_size, nested_block_size=nbs)
+        args = (sds((m, n), dtype),)
+    args += (sds((n, k // 2), jnp.uint8),)
+    if nbs:
+        args += (sds((n, k // block_size), jnp.uint8), sds((n * k // block_size // 256,), jnp.float32),
+                 sds((), jnp.float32))
+    else:
+        args += (sds((n, k // block_size), jnp.float32),)
+    with capture_ttir() as mods, _abstract_h100():
+        jax.jit(fn).trace(*args).lower(lowering_platforms=("cuda",))
+    path = os.path.join(out_dir, name + ".ttir")
+    with open(path, "w") as f:
+        f.write(mods[-1])
+    return dict(name=name, path=path, num_warps=cfg.num_warps, num_stages=cfg.num_stages, config=cfg.describe())
+
+
 def lower_all(out_dir: str, shapes=SHAPES, ms=MS, dtypes=(jnp.bfloat16, jnp.float32), block_size=64) -> list[dict]:
     """Lower the planned kernels for every (shape, M, dtype); write the TTIR files; return the jobs."""
-    sds = jax.ShapeDtypeStruct
     jobs = []
     for (n, k) in shapes:
         for m in ms:
             for dtype in dtypes:
-                nbs = 256 if dtype == jnp.bfloat16 else None
                 for kind in ("fwd", "dx"):
-                    if kind == "fwd":
-                        cfg = pallas_gpu.plan_forward(m, n, k, block_size, dtype)
-                        fn = lambda x, *w, cfg=cfg: pallas_gpu.forward(  # noqa: E731
-                            x, *w, cfg=cfg, qtype="nf4", block_size=block_size, nested_block_size=nbs)
-                        args = (sds((m, k), dtype),)
-                    else:
-                        cfg = pallas_gpu.plan_backward(m, n, k, block_size, dtype)
-                        fn = lambda d, *w, cfg=cfg: pallas_gpu.backward(  # noqa: E731
-                            d, *w, cfg=cfg, qtype="nf4", block_size=block_size, nested_block_size=nbs)
-                        args = (sds((m, n), dtype),)
-                    args += (sds((n, k // 2), jnp.uint8),)
-                    if nbs:  # double quantization (bf16 runs): uint8 statistics decoded in the kernel
-                        args += (sds((n, k // block_size), jnp.uint8), sds((n * k // block_size // 256,), jnp.float32),
-                                 sds((), jnp.float32))
-                    else:
-                        args += (sds((n, k // block_size), jnp.float32),)
-                    name = f"{kind}_{n}x{k}_m{m}_{jnp.dtype(dtype).name}{'_dq' if nbs else ''}"
-                    with capture_ttir() as mods, _abstract_h100():
-                        jax.jit(fn).trace(*args).lower(lowering_platforms=("cuda",))
-                    path = os.path.join(out_dir, name + ".ttir")
-                    with open(path, "w") as f:
-                        f.write(mods[-1])
-                    jobs.append(dict(name=name, path=path, num_warps=cfg.num_warps, num_stages=cfg.num_stages,
-                                     config=cfg.describe()))
+                    plan = pallas_gpu.plan_forward if kind == "fwd" else pallas_gpu.plan_backward
+                    cfg = plan(m, n, k, block_size, dtype)
+                    name = f"{kind}_{n}x{k}_m{m}_{jnp.dtype(dtype).name}{'_dq' if dtype == jnp.bfloat16 else ''}"
+                    jobs.append(lower_one(out_dir, name, cfg, kind, m, n, k, dtype, block_size))
+    return jobs
+
+
+def lower_candidates(out_dir: str, shapes=SHAPES[:1], ms=(4096,), block_size=64) -> list[dict]:
+    """Lower every tuning candidate (`pallas_gpu.candidates`) of the given bfloat16 problems."""
+    jobs = []
+    for (n, k) in shapes:
+        for m in ms:
+            for kind in ("fwd", "dx"):
+                for i, cfg in enumerate(pallas_gpu.candidates(m, n, k, block_size, jnp.bfloat16, kind == "fwd")):
+                    jobs.append(lower_one(out_dir, f"{kind}_{n}x{k}_m{m}_c{i}", cfg, kind, m, n, k, jnp.bfloat16,
+                                          block_size))
     return jobs
 
 
@@ -133,10 +154,19 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--triton_python", default=None, help="python with the triton package, for step 2")
     p.add_argument("--out", default=None, help="directory for the .ttir/.ptx files (default: a temp dir)")
+    p.add_argument("--candidates", default=None, metavar="NxK:M[,...]",
+                   help="lower the bfloat16 tuning candidates of these problems instead of the planned kernels")
     a = p.parse_args(argv)
     out = a.out or tempfile.mkdtemp(prefix="matmul_4bit_ttir_")
     os.makedirs(out, exist_ok=True)
-    jobs = lower_all(out)
+    if a.candidates:
+        jobs = []
+        for item in a.candidates.split(","):
+            shape, m = item.split(":")
+            n, k = (int(v) for v in shape.lower().split("x"))
+            jobs += lower_candidates(out, ((n, k),), (int(m),))
+    else:
+        jobs = lower_all(out)
     print(f"lowered {len(jobs)} kernels to Triton IR in {out}")
     if not a.triton_python:
         return 0
@@ -150,8 +180,11 @@ def main(argv=None) -> int:
             failures += 1
             print(f"FAIL {res['name']}: {res['error']}")
             continue
-        print(f"ok {res['name']:32s} regs {res['regs']:3d} spill {res['spill_bytes']:5d} smem {res['smem']:6d} "
+        smem_ok = res["smem"] <= SMEM_LIMIT
+        failures += not smem_ok
+        print(f"{'ok' if smem_ok else 'SMEM'} {res['name']:32s} regs {res['regs']:3d} spill {res['spill_bytes']:5d} smem {res['smem']:6d} "
               f"{'wgmma' if res['wgmma'] else 'mma  ' if res['mma'] else 'fma  '} sass {res['sass']:5d} "
+              f"sts {res['sts']:3d} lds {res['lds']:3d} regA {res['hgmma_reg_a']:3d} "
               f"| {job['config']}")
     if r.returncode:
         print(r.stderr[-3000:])
