@@ -182,7 +182,8 @@ def main(argv=None) -> int:
             continue
         smem_ok = res["smem"] <= SMEM_LIMIT
         failures += not smem_ok
-        print(f"{'ok' if smem_ok else 'SMEM'} {res['name']:32s} regs {res['regs']:3d} spill {res['spill_bytes']:5d} smem {res['smem']:6d} "
+        print(f"{'ok' if smem_ok else 'SMEM'} {res['name']:32s} regs {res['regs']:3d} spill {res['spill_bytes']:5d} "
+              f"smem {res['smem']:6d} "
               f"{'wgmma' if res['wgmma'] else 'mma  ' if res['mma'] else 'fma  '} sass {res['sass']:5d} "
               f"sts {res['sts']:3d} lds {res['lds']:3d} regA {res['hgmma_reg_a']:3d} "
               f"| {job['config']}")
