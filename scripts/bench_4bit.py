@@ -33,7 +33,6 @@ import datetime
 import functools
 import json
 import math
-import os
 import platform
 import statistics
 import subprocess
@@ -489,33 +488,9 @@ def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candida
             break
     dump()
     if table_path:
-        merge_tuned(table_path, entries)
+        pallas_gpu.merge_tuned(table_path, entries)
         log(f"# merged {len(entries)} entries into {table_path}")
     return entries
-
-
-def merge_tuned(table_path: str, entries: list[dict]) -> None:
-    """Add tuned entries to a table file, replacing those with the same key; the result must load."""
-    from shared.kernels.matmul_4bit import pallas_gpu
-
-    def key(e):
-        return (e["device_kind"], e["pass"], e["N"], e["K"], e["block_size"], e["dtype"], e["m_bucket"])
-
-    old = []
-    try:
-        with open(table_path) as f:
-            old = json.load(f).get("entries", [])
-    except FileNotFoundError:
-        pass
-    new_keys = {key(e) for e in entries}
-    merged = [e for e in old if key(e) not in new_keys] + entries
-    tmp = table_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump({"about": "measured by `python -m scripts.bench_4bit --tune`; read by "
-                            "shared.kernels.matmul_4bit.pallas_gpu.plan_forward/plan_backward",
-                   "entries": merged}, f, indent=1)
-    pallas_gpu.load_tuned(tmp)  # refuse to write a table that would not load
-    os.replace(tmp, table_path)
 
 
 def _jaxlib_version() -> str | None:

@@ -368,8 +368,8 @@ def test_tuning_run_and_table(tmp_path):
 
     table = tmp_path / "tuned.json"
     chosen = pallas_gpu.GpuConfig(bm=16, bn=32, bk=128, split_k=2, split_n=2, swap_ab=False, num_stages=2)
-    bench_4bit.merge_tuned(str(table), entries)
-    bench_4bit.merge_tuned(str(table), [dict(entries[0], config=dataclasses.asdict(chosen))])  # replaces fwd
+    pallas_gpu.merge_tuned(str(table), entries)
+    pallas_gpu.merge_tuned(str(table), [dict(entries[0], config=dataclasses.asdict(chosen))])  # replaces fwd
     assert len(json.loads(table.read_text())["entries"]) == 2
     try:
         pallas_gpu.set_tuned_table(pallas_gpu.load_tuned(str(table)))

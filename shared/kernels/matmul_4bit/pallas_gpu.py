@@ -270,12 +270,35 @@ def load_tuned(path: str | None = None) -> dict:
     table = {}
     for i, e in enumerate(data.get("entries", [])):
         try:
-            key = (e["device_kind"], e["pass"], int(e["N"]), int(e["K"]), int(e["block_size"]),
-                   np.dtype(e["dtype"]).name, int(e["m_bucket"]))
-            table[key] = config_from_dict(e["config"])
+            table[tuned_key(e)] = config_from_dict(e["config"])
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{path}: entry {i} is malformed ({type(err).__name__}: {err}): {e}") from err
     return table
+
+
+def tuned_key(entry: dict) -> tuple:
+    """The key of a tuning-table entry: (device_kind, pass, N, K, block_size, dtype name, m_bucket)."""
+    e = entry
+    return (e["device_kind"], e["pass"], int(e["N"]), int(e["K"]), int(e["block_size"]), np.dtype(e["dtype"]).name,
+            int(e["m_bucket"]))
+
+
+def merge_tuned(path: str, entries: list[dict]) -> None:
+    """Add entries to the tuning table at `path`, replacing those with the same key; written atomically, and only
+    if the result loads."""
+    old = []
+    if os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f).get("entries", [])
+    new_keys = {tuned_key(e) for e in entries}
+    merged = [e for e in old if tuned_key(e) not in new_keys] + list(entries)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"about": "measured by `python -m scripts.bench_4bit --tune`; read by "
+                            "shared.kernels.matmul_4bit.pallas_gpu.plan_forward/plan_backward",
+                   "entries": merged}, f, indent=1)
+    load_tuned(tmp)
+    os.replace(tmp, path)
 
 
 def set_tuned_table(table: dict | None) -> None:
