@@ -188,9 +188,11 @@ def _methods(q, w_bf16, backend: str, interpret: bool, variants: bool, m: int, d
             alts[f"fused[{flip.scale}]"] = flip
             if plan.split_k > 1:
                 alts["fused[split1]"] = dataclasses.replace(plan, split_k=1)
+            if plan.lookup != "prmt":
+                alts["fused[prmt]"] = dataclasses.replace(plan, lookup="prmt")
             for label, cfg in alts.items():
                 try:
-                    pallas_gpu.check_config(cfg, m, q.shape[0], q.shape[1], q.block_size, forward=True)
+                    pallas_gpu.check_config(cfg, m, q.shape[0], q.shape[1], q.block_size, forward=True, dtype=dtype)
                 except Exception:  # noqa: BLE001 - variant not applicable to this shape
                     continue
                 fn = (lambda c: lambda x: api.matmul_4bit_configured(x, q, backend=backend, forward=c, backward=None,

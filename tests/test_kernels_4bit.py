@@ -388,3 +388,50 @@ def test_tuning_run_and_table(tmp_path):
     bad.write_text(json.dumps({"entries": [dict(entries[0], config={"bm": 16, "tile": 3})]}))
     with pytest.raises(ValueError, match=r"bad\.json: entry 0"):
         pallas_gpu.load_tuned(str(bad))
+
+
+@pytest.mark.parametrize("qtype", ["nf4", "fp4", "int4"])
+def test_prmt_lookup_program_is_the_codebook(qtype):
+    """The byte-permute program (the same op list the PTX is rendered from), emulated, maps every byte value in
+    every position of the 4-byte word to bf16(codebook[high nibble]) and bf16(codebook[low nibble])."""
+    from shared.kernels.matmul_4bit import prmt
+
+    b = np.arange(256, dtype=np.uint8)
+    tile = np.stack([np.roll(b, i) for i in range(4)])  # each byte value once in each word position
+    cb = np.asarray(common.codebook_values(qtype), np.float32).astype(jnp.bfloat16).view(np.uint16)
+    for nibble, codes in (("hi", tile >> 4), ("lo", tile & 15)):
+        got = np.asarray(prmt.lookup_emulated(jnp.asarray(tile), nibble, qtype)).view(np.uint16)
+        np.testing.assert_array_equal(got, cb[codes])
+    text = prmt.ptx("hi", qtype)
+    assert text.count("prmt.b32") == 12 and "$0" in text and "$1" in text and "$2" in text
+
+
+@pytest.mark.parametrize("qtype,dq", [("nf4", True), ("fp4", False), ("int4", True)])
+def test_gpu_prmt_lookup_equals_select(qtype, dq):
+    """lookup="prmt" (interpret mode: its emulation) gives bitwise the select tree's result ("dot" scaling, bf16:
+    both feed bf16(codebook) to the dot), and is refused where its bf16 values would change the result."""
+    n, k, m = 128, 512, 5
+    q = _weight(11, n, k, qtype, 64, dq)
+    x = jnp.asarray(np.random.default_rng(4).standard_normal((m, k)), jnp.bfloat16)
+    sel = pallas_gpu.GpuConfig(16, 32, 128, split_k=2, scale="dot", lookup="select", swap_ab=True)
+    per = dataclasses.replace(sel, lookup="prmt")
+    ys = [api.matmul_4bit_configured(x, q, backend="pallas_gpu", forward=c, backward=None, interpret=True)
+          for c in (sel, per)]
+    np.testing.assert_array_equal(np.asarray(ys[0], np.float32), np.asarray(ys[1], np.float32))
+    assert _rel(ys[1], reference.matmul(x, q)) <= 1e-2
+    for bad, kw in ((dataclasses.replace(per, scale="tile"), {}), (per, {"dtype": jnp.float32}),
+                    (per, {"forward": False})):
+        with pytest.raises(common.UnsupportedShape, match="prmt"):
+            pallas_gpu.check_config(bad, m, n, k, 64, **{"forward": True, **kw})
+
+
+def test_gpu_prmt_lookup_lowers_to_inline_ptx(tmp_path):
+    """For the device the prmt lookup is Triton inline asm carrying the rendered PTX (what `emulate` checks)."""
+    from shared.kernels.matmul_4bit import prmt, triton_check
+
+    cfg = pallas_gpu.GpuConfig(16, 64, 256, split_k=4, scale="dot", lookup="prmt", swap_ab=True)
+    job = triton_check.lower_one(str(tmp_path), "prmt", cfg, "fwd", 16, 4096, 4096, jnp.bfloat16)
+    ttir = open(job["path"]).read()
+    assert ttir.count("tt.elementwise_inline_asm") == 2 * (256 // 64)  # hi + lo per 64-column scale group
+    assert "packed_element = 4" in ttir
+    assert prmt.ptx("hi", "nf4").splitlines()[-2].strip() in ttir

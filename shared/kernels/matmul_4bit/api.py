@@ -235,7 +235,7 @@ def matmul_4bit_configured(x: jax.Array, q: QuantizedArray, *, backend: str, for
         if cfg is None:
             continue
         if name == "pallas_gpu":
-            pallas_gpu.check_config(cfg, m, n, k, q.block_size, forward=fwd)
+            pallas_gpu.check_config(cfg, m, n, k, q.block_size, forward=fwd, dtype=x.dtype)
         else:
             pallas_tpu.check_config(cfg, m, n, k, q.block_size, np.dtype(x.dtype).itemsize, forward=fwd)
     q = jax.tree.map(jax.lax.stop_gradient, q)

@@ -12,7 +12,10 @@ reshaped to [r, 2c], which puts column 2j (hi) next to 2j+1 (lo): natural K orde
   "gather": cb as a 16-entry float32 array in global memory indexed by the codes (64 bytes: all lanes of a warp
            hit one L1 line); ~5 SASS instructions per weight element on sm_90 (2 for the 64-bit address).
   Measured side by side on an H100 (`scripts.bench_4bit --variants`, benchmarks/gpu/README.md): select was 1.8-3.3x
-  faster than gather in every configuration timed (M = 1, 16, 4096), hence the default; the SASS count misled.
+  faster than gather in every configuration timed (M = 1, 16, 4096), hence the default; the SASS count misled
+  (pip Triton 3.6 turns the gather into one 4-byte async copy per element through shared memory).
+  "prmt":  byte permutes on bfloat16 table bytes in inline PTX (`prmt.py`), ~6 SASS instructions per element
+           instead of ~11; bfloat16 forward with "dot" scaling only. A tuning candidate, not yet timed.
 Statistics: float32 absmax is read as is; double-quantized statistics (uint8 codes, nested absmax, offset) are
 decoded in the kernel, per (row, block), from the 256-entry dynamic map: no float32 absmax array either.
 
@@ -64,10 +67,10 @@ import numpy as np
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-from shared.kernels.matmul_4bit import common
+from shared.kernels.matmul_4bit import common, prmt
 from shared.quant import codebooks
 
-LOOKUPS = ("gather", "select")
+LOOKUPS = ("gather", "select", "prmt")
 SCALES = ("tile", "dot")
 
 
@@ -110,8 +113,9 @@ def _groups(block_size: int, bk: int) -> tuple[int, int, int]:
     return g, bk // g, block_size // g
 
 
-def check_config(cfg: GpuConfig, m: int, n: int, k: int, block_size: int, forward: bool) -> None:
-    """Raise UnsupportedShape unless `cfg` can run this problem (M is padded, so it never disqualifies)."""
+def check_config(cfg: GpuConfig, m: int, n: int, k: int, block_size: int, forward: bool, dtype=None) -> None:
+    """Raise UnsupportedShape unless `cfg` can run this problem (M is padded, so it never disqualifies).
+    dtype: x's dtype, where known (the "prmt" lookup yields bfloat16 values: bfloat16 only)."""
     del m
     bad = common.UnsupportedShape
     for name in ("bm", "bn", "bk", "split_k", "split_n"):
@@ -121,6 +125,10 @@ def check_config(cfg: GpuConfig, m: int, n: int, k: int, block_size: int, forwar
         raise bad(f"bm={cfg.bm} and bn={cfg.bn} must be at least 16 (tensor-core dot minimum)")
     if cfg.lookup not in LOOKUPS or cfg.scale not in SCALES:
         raise bad(f"unknown lookup {cfg.lookup!r} or scale {cfg.scale!r}")
+    if cfg.lookup == "prmt" and not (forward and cfg.scale == "dot"):
+        raise bad("the prmt lookup gives bfloat16 codebook values: forward with \"dot\" scaling only")
+    if cfg.lookup == "prmt" and dtype is not None and np.dtype(dtype) != np.dtype(jnp.bfloat16):
+        raise bad(f"the prmt lookup gives bfloat16 codebook values: bfloat16 x only, not {np.dtype(dtype).name}")
     g, _, _ = _groups(block_size, cfg.bk)
     if g < 32:
         raise bad(f"scale group of {g} columns (block_size={block_size}, bk={cfg.bk}) < 32")
@@ -193,7 +201,7 @@ def heuristic_forward(m: int, n: int, k: int, block_size: int, dtype, *, num_sms
         cfg = GpuConfig(bm=128, bn=bn_of(128), bk=bk_of(64), scale="tile", swap_ab=True, num_warps=8, num_stages=4)
     else:
         cfg = GpuConfig(bm=256, bn=bn_of(128), bk=bk_of(64), scale="tile", swap_ab=True, num_warps=8, num_stages=3)
-    check_config(cfg, m, n, k, block_size, forward=True)
+    check_config(cfg, m, n, k, block_size, forward=True, dtype=dtype)
     return cfg
 
 
@@ -231,7 +239,7 @@ def heuristic_backward(m: int, n: int, k: int, block_size: int, dtype, *, num_sm
         if programs * cfg.split_n >= num_sms or cfg.bk // 2 < max(32, min(64, block_size)):
             break
         cfg = dataclasses.replace(cfg, bk=cfg.bk // 2)
-    check_config(cfg, m, n, k, block_size, forward=False)
+    check_config(cfg, m, n, k, block_size, forward=False, dtype=dtype)
     return cfg
 
 
@@ -323,7 +331,7 @@ def tuned_config(pass_: str, m: int, n: int, k: int, block_size: int, dtype) -> 
     if cfg is None:
         return None
     try:
-        check_config(cfg, m, n, k, block_size, forward=pass_ == "fwd")
+        check_config(cfg, m, n, k, block_size, forward=pass_ == "fwd", dtype=dtype)
     except common.UnsupportedShape:
         return None
     return cfg
@@ -339,7 +347,8 @@ def candidates(m: int, n: int, k: int, block_size: int, dtype, forward: bool) ->
     if np.dtype(dtype) == np.float32:
         out += [r(plan, num_stages=3), r(plan, num_warps=8 if plan.num_warps == 4 else 4), r(plan, bk=plan.bk * 2)]
     elif forward and m <= 64:
-        out += [r(plan, lookup="gather"), r(plan, scale="tile"), r(plan, swap_ab=False, scale="tile"),
+        out += [r(plan, lookup="prmt"), r(plan, lookup="gather"), r(plan, scale="tile"),
+                r(plan, swap_ab=False, scale="tile"), r(plan, lookup="prmt", bk=512), r(plan, lookup="prmt", bn=128),
                 r(plan, split_k=plan.split_k * 2), r(plan, split_k=max(1, plan.split_k // 2)),
                 r(plan, bn=32), r(plan, bn=128), r(plan, bk=128), r(plan, bk=512),
                 r(plan, num_stages=3), r(plan, num_stages=5), r(plan, num_warps=8)]
@@ -363,7 +372,7 @@ def candidates(m: int, n: int, k: int, block_size: int, dtype, forward: bool) ->
     valid = []
     for cfg in out:
         try:
-            check_config(cfg, m, n, k, block_size, forward)
+            check_config(cfg, m, n, k, block_size, forward, dtype)
         except common.UnsupportedShape:
             continue
         if cfg not in valid:
@@ -378,8 +387,14 @@ def _dot(a, b, contract: tuple[int, int], cdt):
                                preferred_element_type=jnp.float32)
 
 
-def _dequant(codes_u8, cb_ref, lookup: str, qtype: str):
-    """uint8 [r, c] -> float32 [r, 2c] codebook values in natural column order (high nibble first)."""
+def _dequant(codes_u8, cb_ref, lookup: str, qtype: str, interpret: bool = False):
+    """uint8 [r, c] -> float32 [r, 2c] codebook values in natural column order (high nibble first); bfloat16 for
+    the "prmt" lookup (inline PTX on the device, its jnp emulation in interpret mode: `prmt.py`)."""
+    if lookup == "prmt":
+        find = prmt.lookup_emulated if interpret else prmt.lookup_asm
+        v_hi, v_lo = find(codes_u8, "hi", qtype), find(codes_u8, "lo", qtype)
+        r, c = codes_u8.shape
+        return jnp.stack([v_hi, v_lo], axis=-1).reshape(r, 2 * c)
     p = codes_u8.astype(jnp.int32)
     hi, lo = jnp.right_shift(p, 4), jnp.bitwise_and(p, 15)
     if lookup == "gather":
@@ -410,6 +425,7 @@ class _Static:
     m: int  # rows of x / dY (loads and stores of a partial last row block are masked)
     n_abs: int  # absmax columns of the whole weight: K / block_size
     nested_block_size: int | None  # double quantization: decode the statistics in the kernel
+    interpret: bool = False  # Pallas interpret mode (the prmt lookup runs its jnp emulation)
 
 
 def _absmax(raw, dq_refs, st: _Static, row_ids, blk_ids):
@@ -463,7 +479,8 @@ def _forward_kernel(x_ref, p_ref, a_ref, cb_ref, *rest, st: _Static):
     def body_dot(t, acc):
         for b in range(gps):
             grp = t * gps + b
-            w = _dequant(p_ref[:, pl.ds(grp * (g // 2), g // 2)], cb_ref, cfg.lookup, st.qtype).astype(cdt)
+            w = _dequant(p_ref[:, pl.ds(grp * (g // 2), g // 2)], cb_ref, cfg.lookup, st.qtype,
+                         st.interpret).astype(cdt)
             part = product(_load_rows(x_ref.at[:, pl.ds(grp * g, g)], mask_g), w)
             col = grp // reps
             a = _absmax(a_ref[:, col], dq_refs, st, row_ids, blk0 + col)
@@ -544,9 +561,12 @@ def forward(x, packed, absmax, nested=None, offset=None, *, cfg: GpuConfig, qtyp
     """
     m, k = x.shape
     n = packed.shape[0]
+    if cfg.lookup == "prmt" and x.dtype != jnp.bfloat16:
+        raise common.UnsupportedShape(f"the prmt lookup gives bfloat16 codebook values; x is {x.dtype}")
     s = cfg.split_k
     out_dtype = x.dtype if s == 1 else jnp.float32
-    st = _Static(cfg, qtype, block_size, m, absmax.shape[1], nested_block_size if nested is not None else None)
+    st = _Static(cfg, qtype, block_size, m, absmax.shape[1], nested_block_size if nested is not None else None,
+                 interpret)
     dq_ops, dq_specs = _stats_operands(absmax, nested, offset, lambda i, j, p: (0,))
     out = pl.pallas_call(
         functools.partial(_forward_kernel, st=st),
@@ -581,7 +601,8 @@ def backward(dy, packed, absmax, nested=None, offset=None, *, cfg: GpuConfig, qt
         abs_spec = pl.BlockSpec((ns, gps), lambda i, kb, p: (p, kb))
     else:
         abs_spec = pl.BlockSpec((ns, 1), lambda i, kb, p: (p, kb // reps))
-    st = _Static(cfg, qtype, block_size, m, absmax.shape[1], nested_block_size if nested is not None else None)
+    st = _Static(cfg, qtype, block_size, m, absmax.shape[1], nested_block_size if nested is not None else None,
+                 interpret)
     dq_ops, dq_specs = _stats_operands(absmax, nested, offset, lambda i, kb, p: (0,))
     out = pl.pallas_call(
         functools.partial(_backward_kernel, st=st),
