@@ -388,13 +388,14 @@ TUNE_SHAPES = ((8192, 8192), (4096, 4096), (11008, 4096), (22016, 8192))
 
 def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candidates: int | None = None,
          json_path: str | None = None, table_path: str | None = None, repeats: int | None = None, warmup: int = 2,
-         block_size: int = 64, log=print) -> list[dict]:
+         block_size: int = 64, skip=None, log=print) -> list[dict]:
     """Time every candidate config (`pallas_gpu.candidates`) of the GPU kernels, forward and dX, bfloat16 with
     NF4 + double quantization, for each (shape, M); each candidate is first checked against the XLA reference
     (bf16 tolerance 1e-2): a wrong or failing one is recorded and never chosen. The fastest correct one per
     (pass, shape, M bucket) is an entry in `pallas_gpu.load_tuned`'s format. Stops starting new candidates after
     `budget_s` seconds (the entries so far are kept). Writes the entries, the machine and every timing to
-    `json_path`; with `table_path`, also merges the entries into that tuning table (same key: replaced).
+    `json_path`; with `table_path`, also merges the entries into that tuning table (same key: replaced), and
+    problems the table already has are skipped, as are those in `skip` (tuning-table keys, `tuned_key`).
     On a CPU-only machine the kernels run in interpret mode (for tests: the timings mean nothing there)."""
     from shared.kernels.matmul_4bit import api, pallas_gpu, reference
     from shared.quant import quantize
@@ -422,6 +423,7 @@ def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candida
             with open(json_path, "w") as f:
                 json.dump({**meta, "out_of_time": out_of_time, "entries": entries, "results": rows}, f, indent=1)
 
+    skip = set(skip or ()) | set(pallas_gpu.load_tuned(table_path) if table_path else ())  # not tuned again
     log(f"# tuning on {meta['device_kind']}, jax {meta['jax_version']}, commit {meta['git_commit']}"
         f"{' (interpret mode: timings meaningless)' if interpret else ''}")
     for n, k in shapes:
@@ -440,6 +442,10 @@ def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candida
                 if time.perf_counter() - start > budget_s:
                     out_of_time = True
                     break
+                key = (meta["device_kind"], pass_, n, k, block_size, "bfloat16", pallas_gpu.m_bucket(m))
+                if key in skip:
+                    log(f"{pass_:>3} {n:>6}x{k:<5} M={m:<5} already tuned: skipped")
+                    continue
                 fwd = pass_ == "fwd"
                 arg = x if fwd else dy
                 ref = jax.jit(reference.matmul if fwd else reference.matmul_dx)(arg, q)

@@ -363,6 +363,9 @@ def test_tuning_run_and_table(tmp_path):
     data = json.loads(out.read_text())
     assert [(e["pass"], e["m_bucket"]) for e in entries] == [("fwd", 16), ("dx", 16)]
     assert all(len(r["candidates"]) == 2 and all(c["ok"] for c in r["candidates"]) for r in data["results"])
+    skipped = bench_4bit.tune(shapes=((128, 512),), ms=(16,), max_candidates=1, repeats=1, warmup=1,
+                              skip={pallas_gpu.tuned_key(entries[0])}, log=lambda *_: None)
+    assert [e["pass"] for e in skipped] == ["dx"]  # the forward was already tuned
     with pytest.raises(ValueError, match="needs a GPU"):
         bench_4bit.tune(shapes=((128, 512),), ms=(16,), table_path=str(tmp_path / "t.json"), log=lambda *_: None)
 
