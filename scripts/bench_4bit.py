@@ -442,8 +442,7 @@ def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candida
                 if time.perf_counter() - start > budget_s:
                     out_of_time = True
                     break
-                key = (meta["device_kind"], pass_, n, k, block_size, "bfloat16", pallas_gpu.m_bucket(m))
-                if key in skip:
+                if pallas_gpu.problem_key(meta["device_kind"], pass_, n, k, block_size, dtype, m) in skip:
                     log(f"{pass_:>3} {n:>6}x{k:<5} M={m:<5} already tuned: skipped")
                     continue
                 fwd = pass_ == "fwd"

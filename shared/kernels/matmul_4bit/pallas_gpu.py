@@ -284,11 +284,15 @@ def load_tuned(path: str | None = None) -> dict:
     return table
 
 
+def problem_key(device_kind: str, pass_: str, n: int, k: int, block_size: int, dtype, m: int) -> tuple:
+    """The tuning-table key of a problem: (device_kind, pass, N, K, block_size, dtype name, M bucket of m)."""
+    return (device_kind, pass_, int(n), int(k), int(block_size), np.dtype(dtype).name, m_bucket(int(m)))
+
+
 def tuned_key(entry: dict) -> tuple:
-    """The key of a tuning-table entry: (device_kind, pass, N, K, block_size, dtype name, m_bucket)."""
+    """The key of a tuning-table entry (its "m_bucket" is the M it stands for)."""
     e = entry
-    return (e["device_kind"], e["pass"], int(e["N"]), int(e["K"]), int(e["block_size"]), np.dtype(e["dtype"]).name,
-            int(e["m_bucket"]))
+    return problem_key(e["device_kind"], e["pass"], e["N"], e["K"], e["block_size"], e["dtype"], e["m_bucket"])
 
 
 def merge_tuned(path: str, entries: list[dict]) -> None:
@@ -327,7 +331,7 @@ def tuned_config(pass_: str, m: int, n: int, k: int, block_size: int, dtype) -> 
         _TUNED = load_tuned()
     if not _TUNED:
         return None
-    cfg = _TUNED.get((_device_kind(), pass_, n, k, block_size, np.dtype(dtype).name, m_bucket(m)))
+    cfg = _TUNED.get(problem_key(_device_kind(), pass_, n, k, block_size, dtype, m))
     if cfg is None:
         return None
     try:
@@ -335,6 +339,13 @@ def tuned_config(pass_: str, m: int, n: int, k: int, block_size: int, dtype) -> 
     except common.UnsupportedShape:
         return None
     return cfg
+
+
+# (bm, bn, bk, warps, stages) tried at large M by `candidates`
+_LARGE_M_TILES_FWD = ((256, 128, 64, 8, 3), (256, 128, 64, 8, 4), (256, 128, 128, 8, 2), (128, 128, 64, 8, 4),
+                      (128, 128, 64, 4, 4), (128, 256, 64, 8, 3), (256, 64, 64, 8, 4), (128, 128, 128, 8, 3))
+_LARGE_M_TILES_DX = ((256, 64, 128, 8, 3), (256, 64, 64, 8, 3), (256, 128, 64, 8, 3), (256, 64, 128, 8, 4),
+                     (256, 32, 128, 8, 4), (128, 64, 128, 8, 4), (128, 128, 128, 8, 3), (128, 64, 128, 4, 4))
 
 
 def candidates(m: int, n: int, k: int, block_size: int, dtype, forward: bool) -> list[GpuConfig]:
@@ -352,21 +363,14 @@ def candidates(m: int, n: int, k: int, block_size: int, dtype, forward: bool) ->
                 r(plan, split_k=plan.split_k * 2), r(plan, split_k=max(1, plan.split_k // 2)),
                 r(plan, bn=32), r(plan, bn=128), r(plan, bk=128), r(plan, bk=512),
                 r(plan, num_stages=3), r(plan, num_stages=5), r(plan, num_warps=8)]
-    elif forward:  # large M: bigger shared tiles, more stages, the dequantized weight as wgmma's A operand
-        for bm, bn, bk, warps, stages in ((256, 128, 64, 8, 3), (256, 128, 64, 8, 4), (256, 128, 128, 8, 2),
-                                          (128, 128, 64, 8, 4), (128, 128, 64, 4, 4), (128, 256, 64, 8, 3),
-                                          (256, 64, 64, 8, 4), (128, 128, 128, 8, 3)):
-            for swap in (False, True):
-                out.append(r(plan, bm=bm, bn=bn, bk=bk, num_warps=warps, num_stages=stages, swap_ab=swap))
     elif m <= 64:
         out += [r(plan, split_n=plan.split_n * 2), r(plan, split_n=max(1, plan.split_n // 2)),
                 r(plan, bk=plan.bk // 2), r(plan, bk=plan.bk * 2), r(plan, bn=32), r(plan, bn=128),
                 r(plan, num_stages=2), r(plan, num_stages=4), r(plan, num_warps=8), r(plan, lookup="gather"),
                 r(plan, swap_ab=not plan.swap_ab)]
-    else:
-        for bm, bn, bk, warps, stages in ((256, 64, 128, 8, 3), (256, 64, 64, 8, 3), (256, 128, 64, 8, 3),
-                                          (256, 64, 128, 8, 4), (256, 32, 128, 8, 4), (128, 64, 128, 8, 4),
-                                          (128, 128, 128, 8, 3), (128, 64, 128, 4, 4)):
+    else:  # large M: bigger shared tiles, more stages, with and without the dequantized tile as wgmma's A operand
+        tiles = _LARGE_M_TILES_FWD if forward else _LARGE_M_TILES_DX
+        for bm, bn, bk, warps, stages in tiles:
             for swap in (True, False):
                 out.append(r(plan, bm=bm, bn=bn, bk=bk, num_warps=warps, num_stages=stages, swap_ab=swap))
     valid = []
@@ -561,8 +565,7 @@ def forward(x, packed, absmax, nested=None, offset=None, *, cfg: GpuConfig, qtyp
     """
     m, k = x.shape
     n = packed.shape[0]
-    if cfg.lookup == "prmt" and x.dtype != jnp.bfloat16:
-        raise common.UnsupportedShape(f"the prmt lookup gives bfloat16 codebook values; x is {x.dtype}")
+    check_config(cfg, m, n, k, block_size, forward=True, dtype=x.dtype)
     s = cfg.split_k
     out_dtype = x.dtype if s == 1 else jnp.float32
     st = _Static(cfg, qtype, block_size, m, absmax.shape[1], nested_block_size if nested is not None else None,
@@ -593,6 +596,7 @@ def backward(dy, packed, absmax, nested=None, offset=None, *, cfg: GpuConfig, qt
     """dY [M, N] @ W -> dX [M, K] in dY's dtype (statistics as in `forward`)."""
     m, n = dy.shape
     k = 2 * packed.shape[1]
+    check_config(cfg, m, n, k, block_size, forward=False, dtype=dy.dtype)
     s = cfg.split_n
     ns = n // s  # rows of W per N split
     out_dtype = dy.dtype if s == 1 else jnp.float32
