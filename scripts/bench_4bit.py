@@ -35,7 +35,6 @@ import json
 import math
 import platform
 import statistics
-import subprocess
 import sys
 import time
 import traceback
@@ -45,6 +44,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from shared.tracking.tracker import commit_label
+
 LLAMA_SHAPES = ((4096, 4096), (11008, 4096), (8192, 8192), (22016, 8192))
 FULL_MS = tuple(2**i for i in range(14))  # 1 .. 8192
 QUICK_CPU_SHAPES = ((128, 512), (256, 256))
@@ -52,17 +53,6 @@ QUICK_CPU_MS = (1, 3, 16)
 QUICK_DEVICE_SHAPES = ((4096, 4096), (8192, 8192))
 QUICK_DEVICE_MS = (1, 16, 4096)
 BATCH_SECONDS = 0.005
-
-
-def _git_commit() -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True).stdout.strip()
-        return sha + ("-dirty" if dirty else "")
-    except Exception:  # noqa: BLE001 - not a git checkout
-        return "unknown"
 
 
 def _median_seconds(fn: Callable, args: tuple, repeats: int, warmup: int) -> float:
@@ -340,7 +330,7 @@ def run(*, quick: bool = False, json_path: str | None = None, shapes=None, ms=No
         "jax_version": jax.__version__,
         "jaxlib_version": getattr(jax.lib, "__version__", None) or _jaxlib_version(),
         "python": platform.python_version(),
-        "git_commit": _git_commit(),
+        "git_commit": commit_label(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "args": {"quick": quick, "shapes": [list(s) for s in shapes], "ms": list(ms), "repeats": repeats,
                  "warmup": warmup, "qtype": qtype, "double_quant": double_quant, "block_size": block_size,
@@ -394,8 +384,9 @@ def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candida
     (bf16 tolerance 1e-2): a wrong or failing one is recorded and never chosen. The fastest correct one per
     (pass, shape, M bucket) is an entry in `pallas_gpu.load_tuned`'s format. Stops starting new candidates after
     `budget_s` seconds (the entries so far are kept). Writes the entries, the machine and every timing to
-    `json_path`; with `table_path`, also merges the entries into that tuning table (same key: replaced), and
-    problems the table already has are skipped, as are those in `skip` (tuning-table keys, `tuned_key`).
+    `json_path`; with `table_path`, also merges each entry into that tuning table as it is found (same key:
+    replaced), and problems the table already has are skipped, as are those in `skip` (tuning-table keys,
+    `tuned_key`). Each row also times the bf16 dot and XLA's dequantize-then-dot of the same pass.
     On a CPU-only machine the kernels run in interpret mode (for tests: the timings mean nothing there)."""
     from shared.kernels.matmul_4bit import api, pallas_gpu, reference
     from shared.quant import quantize
@@ -407,7 +398,7 @@ def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candida
     repeats = repeats or (1 if on_cpu else 10)
     device = jax.devices()[0]
     meta = {"device_kind": device.device_kind, "platform": device.platform, "jax_version": jax.__version__,
-            "python": platform.python_version(), "git_commit": _git_commit(),
+            "python": platform.python_version(), "git_commit": commit_label(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "args": {"shapes": [list(s) for s in shapes], "ms": list(ms), "budget_s": budget_s,
                      "max_candidates": max_candidates, "repeats": repeats, "block_size": block_size,
@@ -447,10 +438,12 @@ def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candida
                     continue
                 fwd = pass_ == "fwd"
                 arg = x if fwd else dy
-                ref = jax.jit(reference.matmul if fwd else reference.matmul_dx)(arg, q)
+                xla = jax.jit(reference.matmul if fwd else reference.matmul_dx)  # dequantize, then dot
+                ref = xla(arg, q)
                 bf16 = jax.jit(lambda a, w: a @ w.T) if fwd else jax.jit(lambda a, w: a @ w)
                 row = {"pass": pass_, "N": n, "K": k, "M": m, "m_bucket": pallas_gpu.m_bucket(m),
-                       "bf16_us": _median_seconds(bf16, (arg, w_bf16), repeats, warmup) * 1e6, "candidates": []}
+                       "bf16_us": _median_seconds(bf16, (arg, w_bf16), repeats, warmup) * 1e6,
+                       "xla_us": _median_seconds(xla, (arg, q), repeats, warmup) * 1e6, "candidates": []}
                 cands = pallas_gpu.candidates(m, n, k, block_size, dtype, fwd)[:max_candidates]
                 for cfg in cands:
                     if time.perf_counter() - start > budget_s:
@@ -475,14 +468,18 @@ def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candida
                     row["best"] = best["config"]
                     row["best_us"] = best["us"]
                     row["heuristic_us"] = row["candidates"][0].get("us")  # the plan is the first candidate
-                    entries.append({"device_kind": meta["device_kind"], "pass": pass_, "N": n, "K": k,
+                    entry = {"device_kind": meta["device_kind"], "pass": pass_, "N": n, "K": k,
                                     "block_size": block_size, "dtype": "bfloat16", "m_bucket": row["m_bucket"],
                                     "config": best["config"], "tuned_at_M": m, "us": best["us"],
                                     "heuristic_us": row["heuristic_us"], "bf16_us": row["bf16_us"],
+                                    "xla_us": row["xla_us"],
                                     "jax_version": meta["jax_version"], "git_commit": meta["git_commit"],
-                                    "date": meta["date"]})
+                                    "date": meta["date"]}
+                    entries.append(entry)
+                    if table_path:  # as it goes: a run cut off by its time limit keeps its winners
+                        pallas_gpu.merge_tuned(table_path, [entry])
                     log(f"{pass_:>3} {n:>6}x{k:<5} M={m:<5} best {best['us']:9.1f} us (heuristic "
-                        f"{_fmt(row['heuristic_us'], '9.1f')}, bf16 {row['bf16_us']:8.1f}) of {len(timed)}/"
+                        f"{_fmt(row['heuristic_us'], '9.1f')}, bf16 {row['bf16_us']:8.1f}, XLA {row['xla_us']:8.1f}) of {len(timed)}/"
                         f"{len(row['candidates'])}: {pallas_gpu.config_from_dict(best['config']).describe()}")
                 else:
                     log(f"{pass_:>3} {n:>6}x{k:<5} M={m:<5} no candidate ran correctly")
@@ -495,7 +492,6 @@ def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candida
             break
     dump()
     if table_path:
-        pallas_gpu.merge_tuned(table_path, entries)
         log(f"# merged {len(entries)} entries into {table_path}")
     return entries
 

@@ -20,6 +20,8 @@ import time
 
 from absl import app, flags
 
+from shared.tracking.tracker import commit_label
+
 _NEW = flags.DEFINE_integer("new_tokens", 64, "tokens to generate per run")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "timed runs per implementation")
 _JSON = flags.DEFINE_string("json", None, "write the results here as JSON")
@@ -104,14 +106,13 @@ def main(argv):
     theirs, their_ids = _run_side("transformers", prompt, n, r)
     ours, ours_ids = _run_side("ours", prompt, n, r)
     same = ours_ids == their_ids
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     result = {
         "benchmark": "greedy decode, SmolLM2-135M-Instruct (float32), batch 1",
         "prompt_tokens": len(prompt), "new_tokens": n, "repeats": r,
         "ours_tokens_per_sec": round(ours, 2), "transformers_tokens_per_sec": round(theirs, 2),
         "ratio": round(ours / theirs, 2), "same_tokens": same,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "jax": jax.__version__,
-        "torch": torch.__version__, "transformers": transformers.__version__, "commit": commit,
+        "torch": torch.__version__, "transformers": transformers.__version__, "commit": commit_label(),
         "date": time.strftime("%Y-%m-%d"),
     }
     print(f"ours (JAX)     {ours:7.1f} tokens/s")

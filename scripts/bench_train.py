@@ -50,6 +50,8 @@ import time
 
 from absl import app, flags
 
+from shared.tracking.tracker import commit_label
+
 _MODEL = flags.DEFINE_string("model", "smollm2", "smollm2 (the installed SmolLM2-135M-Instruct) or a "
                              "shared.model.PRESETS name (random weights), e.g. llama-7b, tiny-llama")
 _BASE = flags.DEFINE_enum("base", "nf4", ["nf4", "float32", "bfloat16"],
@@ -393,9 +395,6 @@ def main(argv):
         if "error" not in r:
             r["tokens_per_sec"] = tokens / r["step_seconds"]
     ran = "error" not in ours and "error" not in theirs
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                           text=True).stdout.strip()
     result = {
         "benchmark": _describe(model, base, peft_base, dtype, rank, _REMAT.value),
         "model": model, "lora_rank": rank, "lora_alpha": ALPHA, "lora_dropout": DROPOUT,
@@ -406,7 +405,7 @@ def main(argv):
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "python": platform.python_version(),
         "jax": _version("jax"), "jaxlib": _version("jaxlib"), "flax": _version("flax"), "torch": _version("torch"),
         "transformers": _version("transformers"), "peft_version": _version("peft"),
-        "bitsandbytes": _version("bitsandbytes"), "commit": (commit + ("-dirty" if dirty else "")) or None,
+        "bitsandbytes": _version("bitsandbytes"), "commit": commit_label(),
         "date": time.strftime("%Y-%m-%d"),
     }
     if preset and ran:

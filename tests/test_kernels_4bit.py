@@ -363,6 +363,7 @@ def test_tuning_run_and_table(tmp_path):
     data = json.loads(out.read_text())
     assert [(e["pass"], e["m_bucket"]) for e in entries] == [("fwd", 16), ("dx", 16)]
     assert all(len(r["candidates"]) == 2 and all(c["ok"] for c in r["candidates"]) for r in data["results"])
+    assert all(r["bf16_us"] > 0 and r["xla_us"] > 0 for r in data["results"])  # the baselines of each pass
     skipped = bench_4bit.tune(shapes=((128, 512),), ms=(16,), max_candidates=1, repeats=1, warmup=1,
                               skip={pallas_gpu.tuned_key(entries[0])}, log=lambda *_: None)
     assert [e["pass"] for e in skipped] == ["dx"]  # the forward was already tuned

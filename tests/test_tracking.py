@@ -60,3 +60,17 @@ def test_mode_choice(monkeypatch, tmp_path):
     assert choose_mode() == "offline"
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     assert choose_mode() == "online"
+
+
+def test_commit_of_a_checkout_and_of_a_copy(tmp_path, monkeypatch):
+    """In the checkout the commit comes from git; a tree copied without .git (a device machine's copy) takes
+    $LLM_REPRO_COMMIT, and says "unknown" without it: never a made-up commit."""
+    from shared.tracking import commit_label, git_commit
+
+    monkeypatch.setenv("LLM_REPRO_COMMIT", "abc1234-dirty")
+    here = commit_label()
+    assert here != "abc1234-dirty" and len(here.split("-")[0]) >= 7  # git's answer wins in a checkout
+    assert git_commit() != "abc1234-dirty"
+    assert commit_label(tmp_path) == "abc1234-dirty" and git_commit(tmp_path) == "abc1234-dirty"
+    monkeypatch.delenv("LLM_REPRO_COMMIT")
+    assert commit_label(tmp_path) == "unknown" and git_commit(tmp_path) is None

@@ -27,13 +27,36 @@ from typing import Any, Mapping
 log = logging.getLogger(__name__)
 
 
+COMMIT_ENV = "LLM_REPRO_COMMIT"  # the commit of a tree copied without its .git (a device machine's copy)
+
+
 def git_commit(repo: str | os.PathLike | None = None) -> str | None:
+    """HEAD's full sha; where the tree is no git checkout, `$LLM_REPRO_COMMIT` (None when neither is there)."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
                              cwd=repo or pathlib.Path(__file__).resolve().parents[2])
-        return out.stdout.strip() or None
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return None
+        pass
+    return os.environ.get(COMMIT_ENV) or None
+
+
+def commit_label(repo: str | os.PathLike | None = None) -> str:
+    """The short commit a benchmark records, `-dirty` when tracked files differ from it; where the tree is no git
+    checkout, `$LLM_REPRO_COMMIT` as given (`bash benchmarks/gpu/next_run.sh prepare` writes it for a device run),
+    else "unknown"."""
+    cwd = repo or pathlib.Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=cwd)
+        if sha.returncode == 0 and sha.stdout.strip():
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                   text=True, timeout=30, cwd=cwd).stdout.strip()
+            return sha.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return os.environ.get(COMMIT_ENV) or "unknown"
 
 
 def hardware() -> dict[str, Any]:
