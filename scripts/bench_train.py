@@ -68,7 +68,8 @@ _BATCH = flags.DEFINE_integer("batch", 1, "micro-batch size (the smoke variant's
 _SEQ = flags.DEFINE_integer("seq_len", 256, "tokens per row (the smoke variant's target_max_len)")
 _STEPS = flags.DEFINE_integer("steps", 5, "timed steps per side")
 _JSON = flags.DEFINE_string("json", None, "write the results here as JSON")
-_SIDE_TIMEOUT = flags.DEFINE_integer("side_timeout", 0, "seconds each side may run (0: no limit)")
+_SIDE_TIMEOUT = flags.DEFINE_list("side_timeout", ["0"], "seconds each side may run (0: no limit); two values: "
+                                  "ours,theirs (ours compiles: on a GPU it needs the longer one)")
 _ONLY = flags.DEFINE_enum("only", None, ["ours", "peft"], "internal: run one side and print its JSON")
 _PEFT_DEVICE = flags.DEFINE_enum("peft_device", "auto", ["auto", "cuda", "cpu"],
                                  "where theirs runs; auto: CUDA if ours ran on a GPU, the CPU if ours ran on a CPU, "
@@ -315,6 +316,17 @@ def _side_args(side: str, peft_device: str) -> list[str]:
     return args
 
 
+def _side_timeout(side: str) -> float | None:
+    values = _SIDE_TIMEOUT.value
+    if len(values) not in (1, 2):
+        raise app.UsageError(f"--side_timeout takes one value or two (ours,theirs), not {','.join(values)}")
+    try:
+        seconds = float(values[0] if side == "ours" or len(values) == 1 else values[1])
+    except ValueError:
+        raise app.UsageError(f"--side_timeout: not a number of seconds: {','.join(values)}") from None
+    return seconds or None
+
+
 def _run_side(side: str, peft_device: str = "auto") -> dict:
     """One side in a fresh interpreter: its result dict, or {"error": ...} when it failed."""
     cmd = [sys.executable, "-m", "scripts.bench_train", *_side_args(side, peft_device)]
@@ -322,9 +334,9 @@ def _run_side(side: str, peft_device: str = "auto") -> dict:
     if side == "peft":
         env["JAX_PLATFORMS"] = "cpu"  # theirs imports shared.* (jax): keep XLA off the GPU it would preallocate
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=_SIDE_TIMEOUT.value or None)
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=_side_timeout(side))
     except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {_SIDE_TIMEOUT.value} s"}
+        return {"error": f"timed out after {_side_timeout(side)} s"}
     lines = [ln for ln in out.stdout.strip().splitlines() if ln.startswith("{")]
     result = json.loads(lines[-1]) if lines else {}
     if not out.returncode and "error" not in result and result:

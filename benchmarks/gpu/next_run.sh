@@ -54,44 +54,55 @@ fi
 } | tee "$OUT/env.txt"
 
 START=$SECONDS
-DEADLINE=${DEADLINE:-570}  # seconds from here within which `all` ends (the call's limit is 600)
+DEADLINE=${DEADLINE:-570}  # seconds from here within which the part(s) end (the call's limit is 600)
 left() { echo $(( DEADLINE - (SECONDS - START) )); }
 min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
+part() {  # part NAME SECONDS COMMAND...: COMMAND under `timeout SECONDS`; a failure is reported, never fatal
+  local name=$1 cap=$2 t0=$SECONDS rc=0
+  shift 2
+  if [ "$cap" -lt 30 ]; then echo "== $name: skipped, ${cap} s left"; return; fi
+  echo "== $name: up to ${cap} s, at +$(( SECONDS - START )) s"
+  timeout "$cap" "$@" || rc=$?
+  echo "== $name: rc $rc$( [ "$rc" = 124 ] && echo ' (time limit)') after $(( SECONDS - t0 )) s"
+}
+# The problems; the environment may override them (a CPU rehearsal uses tiny ones).
+TRAIN_MODEL=${TRAIN_MODEL:-llama-7b} TRAIN_SEQ=${TRAIN_SEQ:-512}
+TUNE_SHAPES=${TUNE_SHAPES:-8192x8192,4096x4096} TUNE_MS=${TUNE_MS:-16,4096}
+BENCH_SHAPES=${BENCH_SHAPES:-8192x8192} BENCH_MS=${BENCH_MS:-1,16,4096}
 
-train() {  # issue 4: ours (NF4 + DQ, remat) against transformers + peft bf16 LoRA on the same GPU
-  local cap=$1
-  timeout "$cap" python3 -m scripts.bench_train --model "${TRAIN_MODEL:-llama-7b}" --dtype bfloat16 --remat \
-    --batch 1 --seq_len "${TRAIN_SEQ:-512}" \
-    --steps 5 --side_timeout $(( (cap - 10) / 2 )) --json "$OUT/bench_train_llama7b.json" || echo "train: rc $?"
+train() {  # issue 4: ours (NF4 + DQ, remat; it compiles: the longer share) against transformers + peft bf16 LoRA
+  part train "$1" python3 -m scripts.bench_train --model "$TRAIN_MODEL" --dtype bfloat16 --remat --batch 1 \
+    --seq_len "$TRAIN_SEQ" --steps 5 --side_timeout $(( $1 * 5 / 8 )),$(( $1 * 3 / 8 - 10 )) \
+    --json "$OUT/bench_train_llama7b.json"
 }
 tune() {  # $1: seconds, $2: shapes, $3: Ms; winners merge into $OUT/tuned_gpu.json as they are found
-  timeout "$1" python3 -m scripts.bench_4bit --tune --shapes "$2" --ms "$3" --tune_budget_s $(( $1 - 40 )) \
-    --json "$OUT/${4:-tune}.json" --tune_table "$OUT/tuned_gpu.json" || echo "tune: rc $?"
+  part tune "$1" python3 -m scripts.bench_4bit --tune --shapes "$2" --ms "$3" --tune_budget_s $(( $1 - 40 )) \
+    --json "$OUT/${4:-tune}.json" --tune_table "$OUT/tuned_gpu.json"
   if [ -f "$OUT/tuned_gpu.json" ]; then  # the planner of this (copied) tree follows it from here on
     cp "$OUT/tuned_gpu.json" shared/kernels/matmul_4bit/tuned_gpu.json
   fi
 }
 bench() {  # $1: seconds
-  timeout "$1" python3 -m scripts.bench_4bit --shapes 8192x8192 --ms 1,16,4096 --json "$OUT/bench_4bit.json" \
-    || echo "bench: rc $?"
+  part bench "$1" python3 -m scripts.bench_4bit --shapes "$BENCH_SHAPES" --ms "$BENCH_MS" \
+    --json "$OUT/bench_4bit.json"
 }
 
 case "${1:-}" in
   all)
-    train "$(min 230 "$(left)")"
-    tune "$(( $(left) - 110 ))" 8192x8192,4096x4096 16,4096
-    bench "$(( $(left) ))"
+    train "$(min 270 "$(left)")"
+    tune "$(( $(left) - 120 ))" "$TUNE_SHAPES" "$TUNE_MS"
+    bench "$(left)"
     ;;
   train) train "$(left)" ;;
-  tune) tune "$(left)" 8192x8192,4096x4096 16,4096 ;;
+  tune) tune "$(left)" "$TUNE_SHAPES" "$TUNE_MS" ;;
   bench) bench "$(left)" ;;
   tune_rest)
     cp shared/kernels/matmul_4bit/tuned_gpu.json "$OUT/tuned_gpu.json" 2>/dev/null || true
     tune "$(left)" 8192x8192,4096x4096,11008x4096,22016x8192 64,256,16,4096 tune_rest
     ;;
   check)
-    timeout "$(left)" python3 -m scripts.bench_4bit --check --shapes 4096x4096 --ms 1 --no_dx \
-      --json "$OUT/check_4bit.json" || echo "check: rc $?"
+    part check "$(left)" python3 -m scripts.bench_4bit --check --shapes 4096x4096 --ms 1 --no_dx \
+      --json "$OUT/check_4bit.json"
     ;;
   *)
     echo "usage: bash benchmarks/gpu/next_run.sh prepare|all|train|tune|bench|tune_rest|check" >&2
