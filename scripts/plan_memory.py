@@ -8,6 +8,10 @@ JSON: {"total_bytes": int, "components": {name: bytes}, "host_components": {...}
 analysis under "xla" (arguments, outputs, temporaries, peak) for the default backend: on a CPU that is XLA:CPU's
 buffer assignment, not a GPU's; run it on the target machine for the target's figure. Compiling takes seconds
 for small models and minutes at 65B.
+--lower_for cuda,tpu lowers one step for those platforms from this machine (no GPU or TPU needed; nothing is
+compiled or run), with the fused 4-bit kernels the quantized projections call there, and reports under
+"lowered" the kernel custom calls, any projection that would fall back to the XLA reference, and the time taken:
+a check of the GPU/TPU program before device time is spent on it.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from shared.model import PRESETS
-from shared.train.memory import Plan, compiled_step_memory, plan_memory
+from shared.train.memory import Plan, compiled_step_memory, lowered_step, plan_memory
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py:VARIANT")
 _JSON = flags.DEFINE_string("json", None, "write the plan here")
 _XLA = flags.DEFINE_bool("xla", False, "also compile one step (abstract shapes) and report XLA's memory analysis")
+_LOWER = flags.DEFINE_list("lower_for", [], "also lower one step for these platforms (cuda, tpu) from this machine "
+                           "and report its fused-kernel calls and fallbacks")
 
 
 def plan_from_config(c) -> Plan:
@@ -55,6 +61,10 @@ def main(argv):
         print(f"  XLA ({x['backend']}), one compiled step, optimizer state on the device:")
         for name in ("argument_bytes", "output_bytes", "alias_bytes", "temp_bytes", "peak_bytes"):
             print(f"  {name:>13} {gb(x[name])}")
+    for platform in _LOWER.value:
+        r = result.setdefault("lowered", {})[platform] = lowered_step(PRESETS[c.model.preset], plan, platform)
+        print(f"  lowered for {platform} in {r['trace_s'] + r['lower_s']:.1f} s: {r['kernel_calls']} fused-kernel "
+              f"calls, {len(r['fallbacks'])} fallbacks" + "".join(f"\n    {w}" for w in r["fallbacks"]))
     if _JSON.value:
         with open(_JSON.value, "w") as f:
             json.dump(result, f, indent=2)

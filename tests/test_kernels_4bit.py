@@ -240,6 +240,15 @@ def test_dispatch(monkeypatch):
         matmul_4bit(x, q, backend="cuda")
     with pytest.raises(ValueError, match="last axis"):
         matmul_4bit(x[:, :128], q)
+    with pytest.raises(ValueError, match="lower_only needs a Pallas backend"):
+        with api.use("xla", lower_only=True):
+            pass
+    with pytest.raises(ValueError, match="'cuda' or 'tpu'"):
+        with api.lowering_for("gpu"):
+            pass
+    with api.lowering_for("tpu"):  # traced for the TPU kernel from this CPU: it lowers, it cannot run here
+        assert "tpu_custom_call" in jax.jit(matmul_4bit).trace(x, q).lower(lowering_platforms=("tpu",)).as_text()
+    assert kernels() == set()  # outside the block: the platform's choice again
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     assert api.resolve_backend(None, False) == "pallas_gpu"
     monkeypatch.setattr(jax, "default_backend", lambda: "tpu")
@@ -260,15 +269,6 @@ def _abstract_weight(n, k, bs) -> QuantizedArray:
                           shape=(n, k), dtype=np.dtype(np.float32), qtype="nf4", block_size=bs, nested_block_size=256)
 
 
-def _target_device(platform: str):
-    """An abstract H100 to lower for: jax 0.11's Triton lowering reads the GPU generation from the device (or from
-    the abstract mesh's device when, as here, there is none). jax 0.10 does not need it."""
-    if platform != "cuda":
-        return contextlib.nullcontext()
-    device = jax.sharding.AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", num_cores=132, platform="gpu")
-    return jax.sharding.use_abstract_mesh(jax.sharding.AbstractMesh((1,), ("x",), abstract_device=device))
-
-
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float32], ids=["bf16", "f32"])
 @pytest.mark.parametrize("platform", ["cuda", "tpu"])
 def test_kernels_lower_for_their_platform(platform, dtype):
@@ -285,7 +285,7 @@ def test_kernels_lower_for_their_platform(platform, dtype):
             return y, vjp(dy)[0]
 
         sds = jax.ShapeDtypeStruct
-        with _target_device(platform):
+        with api.lowering_for(platform):
             lowered = jax.jit(fwd_and_dx).trace(sds((m, k), dtype), sds((m, n), dtype), q)
             text = lowered.lower(lowering_platforms=(platform,)).as_text()
         assert text.count(target) == 2, (m, n, k)  # forward and dX kernels, no fallback

@@ -58,3 +58,25 @@ def test_xla_sees_the_planned_weights_adapters_and_optimizer(quantize):
     stored = planned["base_weights"] + planned["adapters"] + planned["optimizer"]
     assert 0 <= xla["argument_bytes"] - batch - stored <= 64, (xla, planned)
     assert xla["temp_bytes"] > 0 and xla["peak_bytes"] >= xla["argument_bytes"]
+
+
+@pytest.mark.parametrize("platform", ["cuda", "tpu"])
+def test_training_step_lowers_with_the_fused_kernels(platform):
+    """The whole QLoRA step (LoRA on every projection, remat, the kernels' custom VJP) lowers for a GPU and a TPU
+    from this CPU, every NF4 projection through the fused kernels, forward and dX; a too-small model falls back,
+    and the fallbacks are reported."""
+    import dataclasses
+
+    from shared.train.memory import lowered_step
+
+    # LLaMA-shaped but small: dims multiples of 256 so that both backends' tiles divide them
+    config = dataclasses.replace(PRESETS["tiny-llama"], dim=256, n_heads=2, n_kv_heads=2, head_dim=128, ffn_dim=512,
+                                 name="t256")
+    plan = Plan(quantize="nf4", batch=2, seq_len=64, remat=True)
+    r = lowered_step(config, plan, platform)
+    assert r["platform"] == platform and r["fallbacks"] == []
+    assert r["kernel_calls"] >= 4  # forward and dX kernels of the two projection shapes at least
+    small = lowered_step(PRESETS["tiny-llama"], plan, "tpu")  # dim 64: below the TPU tiles
+    assert small["fallbacks"] and all("pallas_tpu kernel does not support" in w for w in small["fallbacks"])
+    with pytest.raises(ValueError, match="platform"):
+        lowered_step(config, plan, "rocm")

@@ -105,17 +105,9 @@ def plan_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
             "trainable_params": trainable, "plan": dataclasses.asdict(plan), "model": config.name}
 
 
-def compiled_step_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
-    """XLA's memory analysis of one compiled training step (adapters-only AdamW update, the loss over a
-    [plan.batch, plan.seq_len] batch), from abstract shapes: nothing is allocated, but the step is lowered and
-    compiled for the default backend, so its numbers are that backend's buffer assignment (XLA:CPU's on a CPU,
-    which differs from a GPU's or a TPU's). Host offload of the optimizer state is not modelled (everything is
-    counted on the device).
-
-    {"argument_bytes": weights + adapters + optimizer state + batch, "output_bytes", "alias_bytes" (outputs that
-     reuse argument buffers), "temp_bytes" (activations and other scratch), "peak_bytes": argument + output -
-     alias + temp, "backend": the platform compiled for}.
-    """
+def abstract_step(config: ModelConfig, plan: Plan = Plan()):
+    """One training step (adapters-only AdamW update, the loss over a [plan.batch, plan.seq_len] batch) as a
+    function of (state, batch), with that state and batch as abstract shapes: nothing is allocated."""
     import optax
 
     from shared.train.step import train_step
@@ -141,6 +133,20 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
         metrics = train_step(model, optimizer, batch)
         return nnx.state((model, optimizer)), metrics
 
+    return step, state, batch
+
+
+def compiled_step_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
+    """XLA's memory analysis of one compiled training step (`abstract_step`), from abstract shapes: nothing is
+    allocated, but the step is lowered and compiled for the default backend, so its numbers are that backend's
+    buffer assignment (XLA:CPU's on a CPU, which differs from a GPU's or a TPU's). Host offload of the optimizer
+    state is not modelled (everything is counted on the device).
+
+    {"argument_bytes": weights + adapters + optimizer state + batch, "output_bytes", "alias_bytes" (outputs that
+     reuse argument buffers), "temp_bytes" (activations and other scratch), "peak_bytes": argument + output -
+     alias + temp, "backend": the platform compiled for}.
+    """
+    step, state, batch = abstract_step(config, plan)
     compiled = jax.jit(step, donate_argnums=0).lower(state, batch).compile()
     m = compiled.memory_analysis()
     if m is None:
@@ -150,3 +156,38 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
     out["peak_bytes"] = out["argument_bytes"] + out["output_bytes"] - out["alias_bytes"] + out["temp_bytes"]
     out["backend"] = jax.default_backend()
     return out
+
+
+KERNEL_CALL = {"cuda": "__gpu$xla.gpu.triton", "tpu": "tpu_custom_call"}
+
+
+def lowered_step(config: ModelConfig, plan: Plan = Plan(), platform: str = "cuda") -> dict:
+    """Lower one training step (`abstract_step`) for a GPU ("cuda") or a TPU from this machine, with the fused
+    4-bit kernels its quantized projections call there (`matmul_4bit.api.lowering_for`): a static check, before
+    any device time, that the whole step (LoRA, remat, the kernels' custom VJP) lowers for that platform, and of
+    which projections would fall back to the XLA reference. Nothing is compiled or run.
+
+    {"platform", "kernel_calls": the fused-kernel custom calls in the lowered module (identical calls share one
+     function, so this counts distinct call sites of the module, not projections), "fallbacks": the fallback
+     warnings (empty: every quantized projection runs the fused kernels, forward and dX), "trace_s", "lower_s",
+     "hlo_chars"}.
+    """
+    import time
+    import warnings
+
+    from shared.kernels.matmul_4bit import api, common
+
+    if platform not in KERNEL_CALL:
+        raise ValueError(f"platform must be one of {sorted(KERNEL_CALL)}, got {platform!r}")
+    step, state, batch = abstract_step(config, plan)
+    common.reset_fallback_warnings()
+    with warnings.catch_warnings(record=True) as caught, api.lowering_for(platform):
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        traced = jax.jit(step, donate_argnums=0).trace(state, batch)
+        t1 = time.perf_counter()
+        text = traced.lower(lowering_platforms=(platform,)).as_text()
+        t2 = time.perf_counter()
+    fallbacks = [str(w.message) for w in caught if "matmul_4bit:" in str(w.message)]
+    return {"platform": platform, "kernel_calls": text.count(KERNEL_CALL[platform]), "fallbacks": fallbacks,
+            "trace_s": round(t1 - t0, 2), "lower_s": round(t2 - t1, 2), "hlo_chars": len(text)}

@@ -50,25 +50,51 @@ _PLATFORM_BACKEND = {"gpu": "pallas_gpu", "cuda": "pallas_gpu", "rocm": "pallas_
 _BACKEND_PLATFORM = {"pallas_gpu": "gpu", "pallas_tpu": "tpu"}
 
 
-_SCOPE = threading.local()  # (backend, interpret) set by `use`, read when a call passes neither
+_SCOPE = threading.local()  # (backend, interpret, lower_only) set by `use`, read when a call passes neither
 
 
 @contextlib.contextmanager
-def use(backend: str | None = None, interpret: bool = False):
+def use(backend: str | None = None, interpret: bool = False, *, lower_only: bool = False):
     """Within this block, calls that pass no backend (e.g. every 4-bit `Linear` of a model) use this backend and
     interpret mode. Read when a function is traced: jit-compiled callables keep what they were traced with.
 
         with matmul_4bit_api.use("pallas_tpu", interpret=True):
             logits = model(tokens)          # the TPU kernel in TPU interpret mode, on CPU
+
+    lower_only=True: trace for a Pallas backend whose device this machine lacks, to lower the program for that
+    platform (`jit(f).trace(...).lower(lowering_platforms=("cuda",))`, a GPU lowering also inside
+    `jax.sharding.use_abstract_mesh` with an abstract GPU device): a static check of the whole program, e.g. a
+    training step, with its fused kernels. What is traced in such a block cannot run here.
     """
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
+    if lower_only and backend not in _BACKEND_PLATFORM:
+        raise ValueError(f"lower_only needs a Pallas backend ({', '.join(_BACKEND_PLATFORM)}), got {backend!r}")
     previous = getattr(_SCOPE, "value", None)
-    _SCOPE.value = (backend, bool(interpret))
+    _SCOPE.value = (backend, bool(interpret), bool(lower_only))
     try:
         yield
     finally:
         _SCOPE.value = previous
+
+
+@contextlib.contextmanager
+def lowering_for(platform: str):
+    """Lower for `platform` ("cuda" or "tpu") on a machine without its device: within this block, calls that pass
+    no backend trace that platform's Pallas kernel (`use(..., lower_only=True)`), and, for "cuda", an abstract
+    H100 stands in for the GPU (jax 0.11's Triton lowering reads the GPU generation from the device or from the
+    abstract mesh's device; 0.10 does not need it). Then `jax.jit(f).trace(...).lower(lowering_platforms=
+    (platform,))`: a static check of a whole program with its fused kernels; nothing traced here can run here."""
+    backend = {"cuda": "pallas_gpu", "tpu": "pallas_tpu"}.get(platform)
+    if backend is None:
+        raise ValueError(f"lowering_for takes 'cuda' or 'tpu', got {platform!r}")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(use(backend, lower_only=True))
+        if platform == "cuda":
+            device = jax.sharding.AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", num_cores=132, platform="gpu")
+            stack.enter_context(jax.sharding.use_abstract_mesh(
+                jax.sharding.AbstractMesh((1,), ("x",), abstract_device=device)))
+        yield
 
 
 def default_backend(interpret: bool = False) -> str:
@@ -77,12 +103,13 @@ def default_backend(interpret: bool = False) -> str:
     return "pallas_gpu" if interpret and chosen == "xla" else chosen
 
 
-def resolve_backend(backend: str | None, interpret: bool) -> str:
-    """Validate a backend name (None -> the platform default); a Pallas backend needs its device or interpret."""
+def resolve_backend(backend: str | None, interpret: bool, lower_only: bool = False) -> str:
+    """Validate a backend name (None -> the platform default); a Pallas backend needs its device or interpret
+    (or lower_only: traced only to be lowered for its platform, see `use`)."""
     name = default_backend(interpret) if backend is None else backend
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
-    if name != "xla" and not interpret:
+    if name != "xla" and not interpret and not lower_only:
         platform = jax.default_backend()
         want = _BACKEND_PLATFORM[name]
         if _PLATFORM_BACKEND.get(platform) != name:
@@ -184,9 +211,10 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, 
     x = jnp.asarray(x)
     common.check_common(x, q)
     scoped = getattr(_SCOPE, "value", None)
+    lower_only = False
     if backend is None and not interpret and scoped is not None:
-        backend, interpret = scoped
-    name = resolve_backend(backend, interpret)
+        backend, interpret, lower_only = scoped
+    name = resolve_backend(backend, interpret, lower_only)
     n, k = q.shape
     lead = x.shape[:-1]
     m = math.prod(lead)

@@ -28,7 +28,7 @@ import tempfile
 import jax
 import jax.numpy as jnp
 
-from shared.kernels.matmul_4bit import pallas_gpu
+from shared.kernels.matmul_4bit import api, pallas_gpu
 
 SHAPES = ((4096, 4096), (11008, 4096), (8192, 8192), (22016, 8192))
 MS = (1, 16, 64, 256, 4096)
@@ -72,11 +72,6 @@ for job in json.loads(sys.stdin.read()):
 '''
 
 
-def _abstract_h100():
-    device = jax.sharding.AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", num_cores=132, platform="gpu")
-    return jax.sharding.use_abstract_mesh(jax.sharding.AbstractMesh((1,), ("x",), abstract_device=device))
-
-
 @contextlib.contextmanager
 def capture_ttir():
     """Collect the text of every Triton module Pallas lowers inside the block."""
@@ -116,7 +111,7 @@ def lower_one(out_dir: str, name: str, cfg: pallas_gpu.GpuConfig, kind: str, m: 
                  sds((), jnp.float32))
     else:
         args += (sds((n, k // block_size), jnp.float32),)
-    with capture_ttir() as mods, _abstract_h100():
+    with capture_ttir() as mods, api.lowering_for("cuda"):
         jax.jit(fn).trace(*args).lower(lowering_platforms=("cuda",))
     path = os.path.join(out_dir, name + ".ttir")
     with open(path, "w") as f:
