@@ -372,7 +372,7 @@ def run(*, quick: bool = False, json_path: str | None = None, shapes=None, ms=No
     return rows
 
 
-TUNE_MS = (16, 4096, 64, 256)  # one M per `pallas_gpu.m_bucket`, decode and training first
+TUNE_MS = (16, 4096, 64, 256, 1024)  # one M per `pallas_gpu.m_bucket`, decode and training first
 TUNE_SHAPES = ((8192, 8192), (4096, 4096), (11008, 4096), (22016, 8192))
 
 

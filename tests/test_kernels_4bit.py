@@ -144,9 +144,10 @@ def test_gpu_kernel_options(cfg, bs, dq_forward):
 
 
 @pytest.mark.parametrize("n,k", [(4096, 4096), (11008, 4096), (8192, 8192), (22016, 8192)])
-def test_gpu_plans_fill_an_h100_at_small_m(n, k):
+def test_gpu_plans_fill_an_h100(n, k):
     """Decode-sized M: forward (split-K) and dX (split-N) plans give at least one program per SM of an H100 (132),
-    with float32 partials of at most half the packed weight's bytes; large M needs no split."""
+    with float32 partials of at most half the packed weight's bytes; large M needs no split; mid-sized M gets
+    forward tiles small enough for about one program per SM."""
     for dtype in (jnp.bfloat16, jnp.float32):
         for m in (1, 16):
             f = pallas_gpu.plan_forward(m, n, k, 64, dtype, num_sms=132)
@@ -157,6 +158,10 @@ def test_gpu_plans_fill_an_h100_at_small_m(n, k):
         for m in (256, 4096):
             b = pallas_gpu.plan_backward(m, n, k, 64, dtype, num_sms=132)
             assert b.split_n <= 2 and (m < 4096 or b.split_n == 1), b.describe()
+    for m in (65, 128, 256, 512, 1024, 4096):  # bf16 training sizes: smaller tiles rather than idle SMs
+        f = pallas_gpu.plan_forward(m, n, k, 64, jnp.bfloat16, num_sms=132)
+        assert -(-m // f.bm) * (n // f.bn) * f.split_k >= 132 * 7 // 8, (m, f.describe())
+        assert f.bm == 256 or m < 1024, (m, f.describe())  # large M keeps the tile that shares dequantization
 
 
 def test_tpu_kernel_several_steps_and_row_blocks():

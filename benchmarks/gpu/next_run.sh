@@ -98,7 +98,7 @@ case "${1:-}" in
   bench) bench "$(left)" ;;
   tune_rest)
     cp shared/kernels/matmul_4bit/tuned_gpu.json "$OUT/tuned_gpu.json" 2>/dev/null || true
-    tune "$(left)" 8192x8192,4096x4096,11008x4096,22016x8192 64,256,16,4096 tune_rest
+    tune "$(left)" 8192x8192,4096x4096,11008x4096,22016x8192 64,256,1024,16,4096 tune_rest
     ;;
   check)
     part check "$(left)" python3 -m scripts.bench_4bit --check --shapes 4096x4096 --ms 1 --no_dx \

@@ -171,7 +171,8 @@ def heuristic_forward(m: int, n: int, k: int, block_size: int, dtype, *, num_sms
     bfloat16, M <= 64 (decode): bm = 16..64, bn = 64, bk = 256, "dot" scaling, swapped operands (the weight is
       the wgmma M side), split-K up to ~2 programs per SM.
     bfloat16, larger M: "tile" scaling, 128 x 128 tiles, or 256 x 128 from M = 256 on (the dequantization of a
-      weight tile is shared by bm rows; at bm = 256 the issue slots it needs stay below the wgmma time), swapped
+      weight tile is shared by bm rows; at bm = 256 the issue slots it needs stay below the wgmma time), smaller
+      ones (bm 128, then bn 64, then bm 64) while the output has fewer tiles than about the GPU's SMs, swapped
       operands: the dequantized tile is then wgmma's A operand, which Hopper reads from registers, instead of B,
       which must be staged through shared memory (sm_90 SASS: 4 instead of 20 STS per kernel, HGMMA with a
       register A; CUTLASS's mixed-input GEMMs put the converted operand there for the same reason). The H100 run
@@ -197,10 +198,16 @@ def heuristic_forward(m: int, n: int, k: int, block_size: int, dtype, *, num_sms
         cfg = dataclasses.replace(cfg, split_k=split)
     elif f32:
         cfg = GpuConfig(bm=64, bn=bn_of(64), bk=bk_of(32), scale="tile", num_warps=8, num_stages=2)
-    elif m < 256:
-        cfg = GpuConfig(bm=128, bn=bn_of(128), bk=bk_of(64), scale="tile", swap_ab=True, num_warps=8, num_stages=4)
     else:
-        cfg = GpuConfig(bm=256, bn=bn_of(128), bk=bk_of(64), scale="tile", swap_ab=True, num_warps=8, num_stages=3)
+        cfg = GpuConfig(bm=128, bn=bn_of(128), bk=bk_of(64), scale="tile", swap_ab=True, num_warps=8, num_stages=4)
+        if m >= 256:
+            cfg = dataclasses.replace(cfg, bm=256, num_stages=3)
+        # Fill the GPU: an output of too few tiles (M = 512 at N = 4096 is 2 x 32 = 64 programs for 132 SMs)
+        # leaves SMs idle, which costs more than the dequantization that smaller tiles repeat.
+        for smaller in (dict(bm=128, num_stages=4), dict(bn=bn_of(64)), dict(bm=64, num_warps=4)):
+            if -(-m // cfg.bm) * (n // cfg.bn) >= num_sms * 7 // 8:
+                break
+            cfg = dataclasses.replace(cfg, **smaller) if cfg.bm >= smaller.get("bm", 0) else cfg
     check_config(cfg, m, n, k, block_size, forward=True, dtype=dtype)
     return cfg
 
@@ -250,8 +257,10 @@ _TUNED: dict | None = None  # (device_kind, pass, N, K, block_size, dtype, m_buc
 
 
 def m_bucket(m: int) -> int:
-    """The M a tuned config stands for: 16 (decode, M <= 16), 64, 256, or 4096 (M > 256: training/prefill)."""
-    for b in (16, 64, 256):
+    """The M a tuned config stands for: 16 (decode, M <= 16), 64, 256, 1024, or 4096 (M > 1024: training and
+    prefill). 1024 apart from 4096: at M = 512 the output of a 4096-wide layer has a quarter of the tiles, so
+    the best tiles there are not M = 4096's (SM fill)."""
+    for b in (16, 64, 256, 1024):
         if m <= b:
             return b
     return 4096

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 from shared.kernels.matmul_4bit import api, pallas_gpu
 
 SHAPES = ((4096, 4096), (11008, 4096), (8192, 8192), (22016, 8192))
-MS = (1, 16, 64, 256, 4096)
+MS = (1, 16, 64, 256, 512, 1024, 4096)
 SMEM_LIMIT = 232448  # bytes of shared memory one block may use on sm_90 (227 KiB)
 
 _COMPILE = r'''
