@@ -1,6 +1,9 @@
 """Run in a subprocess with 8 simulated CPU devices (tests/test_sharding.py): sharded steps = single-device steps.
 
-    python tests/sharded_step_check.py DATA FSDP TENSOR
+    python tests/sharded_step_check.py DATA,FSDP,TENSOR [DATA,FSDP,TENSOR ...]
+
+One process for all the meshes: the single-device reference is computed once per base type. Each mesh prints
+`mesh D,F,T: OK` or `mesh D,F,T: FAILED` with the mismatch, and the exit status is 1 if any failed.
 """
 import os
 import sys
@@ -44,12 +47,22 @@ def run(mesh, quantized):
 
 
 assert len(jax.devices()) == 8
+meshes = [tuple(int(a) for a in arg.split(",")) for arg in sys.argv[1:]]
+failed = set()
 for quantized in (False, True):
     ref_losses, ref_adapters = run(None, quantized)
-    data_, fsdp_, tensor_ = (int(a) for a in sys.argv[1:4])
-    mesh = make_mesh(data=data_, fsdp=fsdp_, tensor=tensor_)
-    losses, adapters = run(mesh, quantized)
-    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), adapters, ref_adapters)
-    print(f"quantized={quantized}: sharded losses {losses} == single-device {ref_losses}")
-print("OK")
+    for shape in meshes:
+        data_, fsdp_, tensor_ = shape
+        losses, adapters = run(make_mesh(data=data_, fsdp=fsdp_, tensor=tensor_), quantized)
+        try:
+            np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
+            jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), adapters, ref_adapters)
+        except AssertionError as e:
+            failed.add(shape)
+            print(f"mesh {data_},{fsdp_},{tensor_} quantized={quantized}: mismatch\n{e}", flush=True)
+        else:
+            print(f"mesh {data_},{fsdp_},{tensor_} quantized={quantized}: sharded losses {losses} == single-device "
+                  f"{ref_losses}", flush=True)
+for shape in meshes:
+    print(f"mesh {','.join(map(str, shape))}: {'FAILED' if shape in failed else 'OK'}")
+sys.exit(1 if failed else 0)
