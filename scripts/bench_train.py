@@ -108,6 +108,39 @@ def _device_memory() -> tuple[dict, str]:
     return stats, jax.devices()[0].platform
 
 
+def _kernel_routes(net, m: int, dtype, backend: str | None = None) -> dict:
+    """What `matmul_4bit` runs for each distinct 4-bit projection shape of `net` at M = m tokens, per pass: the
+    fused kernel, XLA because the tuning table measured it faster, or a fallback (with its reason). backend: the
+    platform's (None) or the one to describe."""
+    import jax
+    from flax import nnx
+
+    from shared.kernels.matmul_4bit import api
+    from shared.quant import QuantizedArray
+
+    backend = backend or api.default_backend()
+    weights = [v for v in jax.tree.leaves(nnx.state(net), is_leaf=lambda v: isinstance(v, QuantizedArray))
+               if isinstance(v, QuantizedArray)]
+    routes = {}
+    for q in weights:
+        name = f"{q.shape[0]}x{q.shape[1]}"
+        if name in routes:
+            continue
+        if backend == "xla":
+            routes[name] = {"forward": "xla", "dx": "xla"}
+            continue
+        plan = api.plans((m, q.shape[1]), q, dtype, backend, measured=True)
+        routes[name] = {}
+        for pass_, key in (("forward", "forward"), ("dx", "backward")):
+            if plan[key] is not None:
+                routes[name][pass_] = f"fused {plan[key].describe()}"
+            elif plan[key + "_xla"]:
+                routes[name][pass_] = f"xla: {plan[key + '_xla']}"
+            else:
+                routes[name][pass_] = f"xla fallback: {plan[key + '_fallback']}"
+    return routes
+
+
 def bench_ours(base: str, batch: int, seq_len: int, steps: int, *, model: str = "smollm2", dtype: str | None = None,
                remat: bool = False, rank: int | None = None, warmup: int = WARMUP) -> dict:
     import jax
@@ -160,7 +193,8 @@ def bench_ours(base: str, batch: int, seq_len: int, steps: int, *, model: str = 
             "after_build_bytes": None if built_bytes is None else int(built_bytes),
             "trainable_params": count_trainable(net)[0], "platform": platform_name,
             "device": getattr(dev, "device_kind", str(dev)), "compute_dtype": dtype, "base": base, "rank": rank,
-            "remat": "nothing_saveable" if remat else None}
+            "remat": "nothing_saveable" if remat else None,
+            "matmul_4bit": _kernel_routes(net, batch * seq_len, jnp.dtype(dtype)) if base == "nf4" else None}
 
 
 def _hf_model(preset: str, dtype, device: str):
@@ -434,6 +468,10 @@ def main(argv):
         device = "" if r["platform"] == "cpu" else f"   on {r['device']}"
         print(f"  {name:5} {r['tokens_per_sec']:8.1f} tokens/s   step {r['step_seconds']:.3f} s   {label} "
               f"{r['peak_memory_bytes'] / 2**30:.2f} GiB   trainable {r['trainable_params']:,}{device}")
+    for shape, route in (ours.get("matmul_4bit") or {}).items():
+        if route != {"forward": "xla", "dx": "xla"}:  # (on a CPU every pass is XLA)
+            print(f"  ours' 4-bit {shape} at M = {tokens}: forward {route['forward'].split(':')[0]}, "
+                  f"dX {route['dx'].split(':')[0]}")
     if ran:
         print(f"  ratios (ours / peft): speed {result['speed_ratio']:.2f}x, peak memory {result['memory_ratio']:.2f}x")
         if preset:

@@ -23,6 +23,20 @@ def test_ours_tiny_llama_nf4():
     # r=4 on q, k, v, o (64 -> 64) and gate, up (64 -> 128), down (128 -> 64), 2 layers
     assert result["trainable_params"] == 2 * (4 * 4 * (64 + 64) + 3 * 4 * (64 + 128))
     assert result["platform"] == "cpu" and result["base"] == "nf4"
+    assert result["matmul_4bit"] == {s: {"forward": "xla", "dx": "xla"} for s in ("64x64", "128x64", "64x128")}
+
+
+def test_kernel_routes_name_the_fused_configs():
+    import jax.numpy as jnp
+
+    from shared.model import PRESETS
+    from shared.model.loading import quantize_hook, random_model
+
+    net = random_model(PRESETS["tiny-llama"], param_dtype=jnp.bfloat16, dtype=jnp.bfloat16,
+                       on_tensor=quantize_hook("nf4", double_quant=True))
+    routes = bench_train._kernel_routes(net, 16, jnp.bfloat16, backend="pallas_gpu")
+    assert set(routes) == {"64x64", "128x64", "64x128"}
+    assert all(r[p].startswith("fused bm=") for r in routes.values() for p in ("forward", "dx")), routes
 
 
 def test_peft_tiny_llama_bf16():

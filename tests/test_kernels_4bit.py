@@ -399,6 +399,56 @@ def test_tuning_run_and_table(tmp_path):
         pallas_gpu.load_tuned(str(bad))
 
 
+def test_backend_none_runs_xla_where_the_table_measured_it_faster(tmp_path):
+    """backend=None follows the tuning table's measurements per pass: a pass whose XLA dequantize-then-dot time is
+    below the best fused kernel's runs XLA; an explicit backend, another M bucket, or an entry without XLA's time
+    keeps the kernel. (The table is keyed by device kind: here the CPU's, with the GPU kernel in interpret mode.)"""
+    n, k, m = 128, 512, 9
+    q = _weight(5, n, k, "nf4", 64, True)
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.standard_normal((m, k)), jnp.bfloat16)
+    fwd_cfg = pallas_gpu.heuristic_forward(m, n, k, 64, jnp.bfloat16)
+    dx_cfg = pallas_gpu.heuristic_backward(m, n, k, 64, jnp.bfloat16)
+    base = dict(device_kind=jax.devices()[0].device_kind, N=n, K=k, block_size=64, dtype="bfloat16", m_bucket=16)
+    table = tmp_path / "tuned.json"
+    pallas_gpu.merge_tuned(str(table), [dict(base, config=dataclasses.asdict(fwd_cfg), us=50.0, xla_us=20.0,
+                                             **{"pass": "fwd"}),   # XLA measured faster
+                                        dict(base, config=dataclasses.asdict(dx_cfg), us=20.0, xla_us=50.0,
+                                             **{"pass": "dx"})])   # the kernel measured faster
+
+    def kernels(**kw):
+        loss = lambda x: jnp.sum(matmul_4bit(x, q, **kw).astype(jnp.float32) ** 2)  # noqa: E731
+        text = str(jax.make_jaxpr(jax.grad(loss))(x))
+        y, dx = matmul_4bit(x, q, **kw), jax.grad(loss)(x)
+        y_ref = reference.matmul(x, q)
+        assert _rel(y, y_ref) <= 1e-2
+        assert _rel(dx, jax.grad(lambda x: jnp.sum(reference.matmul(x, q).astype(jnp.float32) ** 2))(x)) <= 2e-2
+        return {name.rstrip("0123456789") for name in re.findall(r"matmul_4bit_\w+", text)}
+
+    try:
+        pallas_gpu.set_tuned_table(pallas_gpu.load_tuned(str(table)))
+        routed = api.plans(x.shape, q, jnp.bfloat16, "pallas_gpu", measured=True)
+        assert routed["forward"] is None and routed["backward"] == dx_cfg, routed
+        assert "20.0 us vs the fused kernel's 50.0 us" in routed["forward_xla"] and routed["backward_xla"] is None
+        assert api.plans(x.shape, q, jnp.bfloat16, "pallas_gpu")["forward"] == fwd_cfg  # not measured: kernels
+        assert kernels(interpret=True) == {"matmul_4bit_dx"}  # backend=None: forward in XLA, dX fused
+        assert kernels(backend="pallas_gpu", interpret=True) == {"matmul_4bit_fwd", "matmul_4bit_dx"}
+        with api.use("pallas_gpu", interpret=True):
+            assert kernels() == {"matmul_4bit_fwd", "matmul_4bit_dx"}  # a forced backend, by scope
+        assert api.plans((17, k), q, jnp.bfloat16, "pallas_gpu", measured=True)["forward"] is not None  # bucket 64
+        pallas_gpu.merge_tuned(str(table), [dict(base, config=dataclasses.asdict(fwd_cfg), us=50.0,
+                                                 **{"pass": "fwd"})])  # no XLA time: nothing to compare with
+        pallas_gpu.set_tuned_table(pallas_gpu.load_tuned(str(table)))
+        assert kernels(interpret=True) == {"matmul_4bit_fwd", "matmul_4bit_dx"}
+    finally:
+        pallas_gpu.set_tuned_table(None)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"entries": [dict(base, config=dataclasses.asdict(fwd_cfg), us=-1.0,
+                                                **{"pass": "fwd"})]}))
+    with pytest.raises(ValueError, match=r"bad\.json: entry 0 .*positive"):
+        pallas_gpu.load_tuned(str(bad))
+
+
 @pytest.mark.parametrize("qtype", ["nf4", "fp4", "int4"])
 def test_prmt_lookup_program_is_the_codebook(qtype):
     """The byte-permute program (the same op list the PTX is rendered from), emulated, maps every byte value in

@@ -19,6 +19,13 @@ N, K not multiples of the tiles; tiles that do not fit VMEM) run the XLA referen
 `warnings.warn` per distinct case naming the shapes. Never a wrong answer. The forward and the backward decide
 separately (a shape whose dX kernel does not fit still gets the fused forward).
 
+Measured routing (backend=None): where the tuning table (`tuned_gpu.json`, written on a GPU by
+`scripts.bench_4bit --tune`, keyed by its device kind) measured XLA's dequantize-then-dot faster than the best fused config for a pass, that
+pass runs XLA, as bitsandbytes runs large batches through a dequantized weight and cuBLAS. The weight is then
+dequantized to 16 bits for that call (a transient, one projection at a time); the stored weight stays 4-bit. An
+explicit backend="pallas_gpu" (or `use("pallas_gpu")`) always runs the fused kernels. `plans(...,
+measured=True)` says which passes are routed and why.
+
 Statistics: the GPU kernels read float32 absmax as stored and decode double-quantized statistics themselves; the
 TPU kernels get float32 absmax decoded by XLA (one float per block: statistics, not the weight).
 
@@ -149,6 +156,19 @@ def _plan(backend: str, m: int, n: int, k: int, q: QuantizedArray, dtype: np.dty
     return configs[0], configs[1], reasons[0], reasons[1]
 
 
+def _measured_routes(backend: str, m: int, q: QuantizedArray, dtype: np.dtype, fwd_cfg: Any,
+                     bwd_cfg: Any) -> tuple[Any, Any, str | None, str | None]:
+    """For backend=None on a GPU: each pass whose tuning-table entry (`pallas_gpu.xla_measured_faster`) says XLA's
+    dequantize-then-dot was measured faster than the best fused kernel runs XLA instead. Returns the configs to
+    use (None: XLA) and, per pass, why XLA (or None)."""
+    if backend != "pallas_gpu":
+        return fwd_cfg, bwd_cfg, None, None
+    n, k = q.shape
+    why = [None if cfg is None else pallas_gpu.xla_measured_faster(pass_, m, n, k, q.block_size, dtype)
+           for cfg, pass_ in ((fwd_cfg, "fwd"), (bwd_cfg, "dx"))]
+    return (None if why[0] else fwd_cfg), (None if why[1] else bwd_cfg), why[0], why[1]
+
+
 def gpu_stats(q: QuantizedArray) -> dict[str, Any]:
     """The GPU kernels take the statistics as stored; double-quantized ones are decoded in the kernel."""
     if q.double_quant:
@@ -215,6 +235,8 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, 
     if backend is None and not interpret and scoped is not None:
         backend, interpret, lower_only = scoped
     name = resolve_backend(backend, interpret, lower_only)
+    # backend=None: the platform's choice, where the tuning table for this device (kind) may route a pass to XLA
+    measured = backend is None and not lower_only
     n, k = q.shape
     lead = x.shape[:-1]
     m = math.prod(lead)
@@ -230,6 +252,8 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, 
             common.warn_fallback(name if both else name + " forward", x.shape, q, x.dtype, reason)
         elif why_bwd is not None:
             common.warn_fallback(name + " dX", x.shape, q, x.dtype, why_bwd)
+        if measured:
+            fwd_cfg, bwd_cfg, _, _ = _measured_routes(name, m, q, np.dtype(x.dtype), fwd_cfg, bwd_cfg)
         if fwd_cfg is None and bwd_cfg is None:
             y = reference.matmul(x2, q)
         else:
@@ -237,11 +261,19 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, 
     return y.reshape(*lead, n)
 
 
-def plans(x_shape: tuple[int, ...], q: QuantizedArray, dtype: Any, backend: str) -> dict[str, Any]:
-    """The kernel configs (or fallback reasons) `matmul_4bit` would use: for benchmarks and debugging."""
+def plans(x_shape: tuple[int, ...], q: QuantizedArray, dtype: Any, backend: str, *,
+          measured: bool = False) -> dict[str, Any]:
+    """The kernel configs (or fallback reasons) `matmul_4bit` would use: for benchmarks and debugging.
+    measured=True: as for backend=None on this GPU, where a pass the tuning table measured faster in XLA runs XLA
+    (its config None, and "forward_xla"/"backward_xla" say why)."""
     m = math.prod(x_shape[:-1])
-    fwd_cfg, bwd_cfg, why_fwd, why_bwd = _plan(backend, m, q.shape[0], q.shape[1], q, np.dtype(dtype))
-    return {"forward": fwd_cfg, "backward": bwd_cfg, "forward_fallback": why_fwd, "backward_fallback": why_bwd}
+    dtype = np.dtype(dtype)
+    fwd_cfg, bwd_cfg, why_fwd, why_bwd = _plan(backend, m, q.shape[0], q.shape[1], q, dtype)
+    xla_fwd = xla_bwd = None
+    if measured:
+        fwd_cfg, bwd_cfg, xla_fwd, xla_bwd = _measured_routes(backend, m, q, dtype, fwd_cfg, bwd_cfg)
+    return {"forward": fwd_cfg, "backward": bwd_cfg, "forward_fallback": why_fwd, "backward_fallback": why_bwd,
+            "forward_xla": xla_fwd, "backward_xla": xla_bwd}
 
 
 def matmul_4bit_configured(x: jax.Array, q: QuantizedArray, *, backend: str, forward: Any, backward: Any,

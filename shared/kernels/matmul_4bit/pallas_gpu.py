@@ -253,7 +253,7 @@ def heuristic_backward(m: int, n: int, k: int, block_size: int, dtype, *, num_sm
 # ---- tuning: candidate configs, and the table of measured winners (`scripts.bench_4bit --tune`) ----
 
 TUNED_PATH = os.path.join(os.path.dirname(__file__), "tuned_gpu.json")
-_TUNED: dict | None = None  # (device_kind, pass, N, K, block_size, dtype, m_bucket) -> GpuConfig
+_TUNED: dict | None = None  # (device_kind, pass, N, K, block_size, dtype, m_bucket) -> Tuned
 
 
 def m_bucket(m: int) -> int:
@@ -275,10 +275,20 @@ def config_from_dict(d: dict) -> GpuConfig:
     return GpuConfig(**d)
 
 
+@dataclasses.dataclass(frozen=True)
+class Tuned:
+    """A tuning-table entry as the planner reads it: the fastest correct config, its time, and the XLA
+    dequantize-then-dot time of the same problem measured in the same run (None in tables that lack it)."""
+
+    config: GpuConfig
+    us: float | None = None
+    xla_us: float | None = None
+
+
 def load_tuned(path: str | None = None) -> dict:
     """Read a tuning table: {"entries": [{"device_kind", "pass", "N", "K", "block_size", "dtype", "m_bucket",
-    "config": {GpuConfig fields}, ...measurements}]}. A missing file is an empty table; a malformed one is an
-    error naming the file and the entry."""
+    "config": {GpuConfig fields}, "us", "xla_us", ...}]} -> {key: Tuned}. A missing file is an empty table; a
+    malformed one is an error naming the file and the entry."""
     path = path or TUNED_PATH
     if not os.path.exists(path):
         return {}
@@ -287,7 +297,11 @@ def load_tuned(path: str | None = None) -> dict:
     table = {}
     for i, e in enumerate(data.get("entries", [])):
         try:
-            table[tuned_key(e)] = config_from_dict(e["config"])
+            times = [e.get(name) for name in ("us", "xla_us")]
+            if any(t is not None and not (isinstance(t, (int, float)) and t > 0) for t in times):
+                raise ValueError(f"us / xla_us must be positive numbers, got {times}")
+            table[tuned_key(e)] = Tuned(config_from_dict(e["config"]), *(None if t is None else float(t)
+                                                                         for t in times))
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{path}: entry {i} is malformed ({type(err).__name__}: {err}): {e}") from err
     return table
@@ -332,22 +346,38 @@ def _device_kind() -> str:
     return jax.devices()[0].device_kind
 
 
-def tuned_config(pass_: str, m: int, n: int, k: int, block_size: int, dtype) -> GpuConfig | None:
-    """The tuned config of this problem on this GPU (device kind), or None. Configs that no longer pass
-    `check_config` are ignored (the table may predate a kernel change)."""
+def tuned_entry(pass_: str, m: int, n: int, k: int, block_size: int, dtype) -> Tuned | None:
+    """The tuning-table entry of this problem on this GPU (device kind), or None. Entries whose config no longer
+    passes `check_config` are ignored (the table may predate a kernel change)."""
     global _TUNED
     if _TUNED is None:
         _TUNED = load_tuned()
     if not _TUNED:
         return None
-    cfg = _TUNED.get(problem_key(_device_kind(), pass_, n, k, block_size, dtype, m))
-    if cfg is None:
+    entry = _TUNED.get(problem_key(_device_kind(), pass_, n, k, block_size, dtype, m))
+    if entry is None:
         return None
     try:
-        check_config(cfg, m, n, k, block_size, forward=pass_ == "fwd", dtype=dtype)
+        check_config(entry.config, m, n, k, block_size, forward=pass_ == "fwd", dtype=dtype)
     except common.UnsupportedShape:
         return None
-    return cfg
+    return entry
+
+
+def tuned_config(pass_: str, m: int, n: int, k: int, block_size: int, dtype) -> GpuConfig | None:
+    """The tuned config of this problem on this GPU, or None (`tuned_entry`)."""
+    entry = tuned_entry(pass_, m, n, k, block_size, dtype)
+    return None if entry is None else entry.config
+
+
+def xla_measured_faster(pass_: str, m: int, n: int, k: int, block_size: int, dtype) -> str | None:
+    """Why XLA's dequantize-then-dot should run this problem instead of the fused kernel: the tuning run on this
+    GPU measured it faster than the best fused config (both timed in the same run), or None."""
+    entry = tuned_entry(pass_, m, n, k, block_size, dtype)
+    if entry is None or entry.us is None or entry.xla_us is None or entry.xla_us >= entry.us:
+        return None
+    return (f"XLA dequantize-then-dot measured faster on this GPU for {pass_} N={n} K={k} M bucket "
+            f"{m_bucket(m)}: {entry.xla_us:.1f} us vs the fused kernel's {entry.us:.1f} us ({TUNED_PATH})")
 
 
 # (bm, bn, bk, warps, stages) tried at large M by `candidates`
