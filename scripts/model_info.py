@@ -25,7 +25,7 @@ def param_groups(config: ModelConfig) -> dict[str, int]:
     """Parameter counts by kind: linear projection weights (what QLoRA quantizes), embeddings/head, the rest."""
     abstract = nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0)))
     groups = {"linear": 0, "embedding": 0, "other": 0}
-    for path, var in nnx.state(abstract, nnx.Param).flat_state():
+    for path, var in nnx.to_flat_state(nnx.state(abstract, nnx.Param)):
         name, n = path_str(path), math.prod(var.shape)
         if name.startswith("layers.") and name.endswith(".weight") and len(var.shape) == 2:
             groups["linear"] += n

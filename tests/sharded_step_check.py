@@ -28,7 +28,7 @@ def run(mesh, quantized):
     model = Transformer(PRESETS["tiny-llama"], rngs=nnx.Rngs(0))
     if quantized:
         hook = quantize_hook("nf4")
-        for path, var in nnx.state(model, nnx.Param).flat_state():
+        for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
             var.set_value(hook(".".join(map(str, path)), var.get_value(), np.float32))
     apply_lora(model, targets="all", rank=4, alpha=8, rngs=nnx.Rngs(params=1, dropout=2))
     if mesh is not None:

@@ -108,7 +108,7 @@ def test_streaming_reads_one_tensor_at_a_time():
     """Each tensor is read, then handed to the hook, before the next one is read."""
     c = PRESETS["tiny-llama"]
     ref = Transformer(c, rngs=nnx.Rngs(0))
-    flat = {".".join(map(str, p)): np.asarray(v[...]) for p, v in nnx.state(ref, nnx.Param).flat_state()}
+    flat = {".".join(map(str, p)): np.asarray(v[...]) for p, v in nnx.to_flat_state(nnx.state(ref, nnx.Param))}
     rules = hf_rules(c)
     events = []
 
@@ -135,7 +135,7 @@ def test_integer_tensor_is_rejected(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config_to_hf(c)))
     tensors = {}
     ref = Transformer(c, rngs=nnx.Rngs(0))
-    flat = {p: np.asarray(v[...]) for p, v in nnx.state(ref, nnx.Param).flat_state()}
+    flat = {p: np.asarray(v[...]) for p, v in nnx.to_flat_state(nnx.state(ref, nnx.Param))}
     for r in hf_rules(c):
         tensors[r.source] = r.to_source([flat[t] for t in r.targets])
     tensors["model.norm.weight"] = tensors["model.norm.weight"].astype(np.int32)

@@ -327,10 +327,10 @@ def test_qlora_model_runs_through_the_kernels():
                       name="kernel-test")
     model = Transformer(cfg, rngs=nnx.Rngs(0))
     hook = quantize_hook("nf4", double_quant=True)
-    for path, var in nnx.state(model, nnx.Param).flat_state():
+    for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
         var.set_value(hook(".".join(map(str, path)), var.get_value(), jnp.float32))
     apply_lora(model, targets="all", rank=4, alpha=8, rngs=nnx.Rngs(params=1, dropout=0))
-    for _, var in nnx.state(model, LoRAParam).flat_state():  # B = 0 at init: make the adapters non-trivial
+    for _, var in nnx.to_flat_state(nnx.state(model, LoRAParam)):  # B = 0 at init: make the adapters non-trivial
         var.set_value(jax.random.normal(jax.random.key(var.get_value().size), var.get_value().shape) * 0.05)
     ids = jax.random.randint(jax.random.key(2), (3, 9), 0, cfg.vocab_size)  # M = 3 * 8 = 24 rows
     batch = {"input_ids": ids[:, :-1], "targets": ids[:, 1:], "loss_mask": jnp.ones((3, 8), bool),

@@ -16,7 +16,7 @@ peft = pytest.importorskip("peft")
 
 def _randomize_adapters(model, seed=0):
     keys = iter(jax.random.split(jax.random.key(seed), 1000))
-    for _, var in lora_state(model).flat_state():
+    for _, var in nnx.to_flat_state(lora_state(model)):
         var.set_value(0.05 * jax.random.normal(next(keys), var.shape, var.dtype))
 
 
@@ -30,7 +30,7 @@ def test_identity_at_init_and_merge_equals_unmerged():
     adapted, _ = model(ids)
     assert float(jnp.abs(adapted - base).max()) > 1e-3
     merge_lora(model)
-    assert not lora_state(model).flat_state()
+    assert not nnx.to_flat_state(lora_state(model))
     np.testing.assert_allclose(np.asarray(model(ids)[0]), np.asarray(adapted), atol=1e-5)
 
 
@@ -59,7 +59,7 @@ def test_gradients_reach_only_adapters():
         return m(ids)[0].mean()
 
     grads = nnx.grad(loss, argnums=nnx.DiffState(0, LoRAParam))(model)
-    names = {".".join(map(str, p)) for p, _ in grads.flat_state()}
+    names = {".".join(map(str, p)) for p, _ in nnx.to_flat_state(grads)}
     assert names and all(".lora." in n for n in names)
 
 

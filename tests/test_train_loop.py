@@ -85,7 +85,7 @@ def test_export_adapter_of_the_newest_checkpoint(tmp_path, monkeypatch):
     assert len(f.names) == 2 * 7 * PRESETS["tiny-llama"].n_layers  # A and B of every projection of every layer
     assert any(np.abs(f.read(n)).max() > 0 for n in f.names if "lora_B" in n)  # trained: B left zero
     back = import_peft(Transformer(PRESETS["tiny-llama"], rngs=nnx.Rngs(9)), out)
-    for (pa, a), (pb, b) in zip(lora_state(model).flat_state(), lora_state(back).flat_state()):
+    for (pa, a), (pb, b) in zip(nnx.to_flat_state(lora_state(model)), nnx.to_flat_state(lora_state(back))):
         assert pa == pb
         np.testing.assert_array_equal(np.asarray(a.get_value()), np.asarray(b.get_value()))
 
@@ -105,7 +105,8 @@ def test_evaluation_has_no_dropout_and_load_trained_restores_the_run(tmp_path, m
     step, module, tokenizer = load_trained(tmp_path)
     assert step == 10 and tokenizer is None
     _, trained = restore_adapters(tmp_path)
-    for (pa, a), (pb, b) in zip(nnx.state(module, LoRAParam).flat_state(), nnx.state(trained, LoRAParam).flat_state()):
+    for (pa, a), (pb, b) in zip(nnx.to_flat_state(nnx.state(module, LoRAParam)),
+                                nnx.to_flat_state(nnx.state(trained, LoRAParam))):
         assert pa == pb
         np.testing.assert_array_equal(np.asarray(a.get_value()), np.asarray(b.get_value()))
     batches = [next(Synthetic(5))]

@@ -46,7 +46,7 @@ def _projection_bytes(preset: str, *, double_quant: bool, block_size: int = 64) 
     """(number of projection weights, their stored bytes as QuantizedArrays) over the abstract model."""
     abstract = nnx.eval_shape(lambda: Transformer(PRESETS[preset], rngs=nnx.Rngs(0)))
     count, total, cache = 0, 0, {}
-    for path, var in nnx.state(abstract, nnx.Param).flat_state():
+    for path, var in nnx.to_flat_state(nnx.state(abstract, nnx.Param)):
         if not is_projection(".".join(map(str, path))):
             continue
         shape = tuple(var.shape)

@@ -110,10 +110,10 @@ def lora_state(model: Transformer) -> nnx.State:
 def count_trainable(model: Transformer) -> tuple[int, int]:
     """(adapter parameters, all parameters) — a 4-bit weight counts its logical elements."""
     total = 0
-    for _, var in nnx.state(model, nnx.Param).flat_state():
+    for _, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
         value = var.get_value()
         total += math.prod(value.shape)
-    trainable = sum(math.prod(v.shape) for _, v in lora_state(model).flat_state())
+    trainable = sum(math.prod(v.shape) for _, v in nnx.to_flat_state(lora_state(model)))
     return trainable, total
 
 

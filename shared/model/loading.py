@@ -74,7 +74,7 @@ def random_model(config: ModelConfig, *, param_dtype=jnp.float32, dtype=None, se
     Tensor i is drawn from fold_in(key(seed), i) in the order of `nnx.state`'s flat paths."""
     model = nnx.eval_shape(lambda: Transformer(config, param_dtype=param_dtype, dtype=dtype, rngs=nnx.Rngs(seed)))
     key = jax.random.key(seed)
-    for i, (path, var) in enumerate(nnx.state(model, nnx.Param).flat_state()):
+    for i, (path, var) in enumerate(nnx.to_flat_state(nnx.state(model, nnx.Param))):
         name, shape = path_str(path), var.get_value().shape
         if name.endswith("bias"):
             value = jnp.zeros(shape, jnp.float32)
@@ -118,7 +118,7 @@ def assemble(config: ModelConfig, rules: list[Rule], tensors: Iterable[tuple[str
     """
     abstract = nnx.eval_shape(lambda: Transformer(config, param_dtype=dtype, rngs=nnx.Rngs(0)))
     graphdef, state = nnx.split(abstract)
-    expected = {path: var for path, var in state.flat_state()}
+    expected = {path: var for path, var in nnx.to_flat_state(state)}
     by_source = {r.source: r for r in rules}
     values: dict[Path, object] = {}
     tied_head = None
@@ -159,7 +159,7 @@ def assemble(config: ModelConfig, rules: list[Rule], tensors: Iterable[tuple[str
         if not np.array_equal(np.asarray(head, np.float32), np.asarray(values[("embed",)], np.float32)):
             raise CheckpointError(f"{where}: config ties the embeddings, but lm_head.weight differs from them")
     flat = {path: var.replace(values[path]) for path, var in expected.items()}
-    return nnx.merge(graphdef, nnx.State.from_flat_path(flat))
+    return nnx.merge(graphdef, nnx.from_flat_state(flat))
 
 
 def _place_quantized(q: QuantizedArray, rule: Rule, expected: dict, values: dict, where: str):
@@ -236,8 +236,9 @@ def save_orbax(model: Transformer, directory, *, source: str = "") -> pathlib.Pa
     quantized = {path_str(p): {"shape": list(v.get_value().shape), "dtype": str(v.get_value().dtype),
                                "qtype": v.get_value().qtype, "block_size": v.get_value().block_size,
                                "nested_block_size": v.get_value().nested_block_size}
-                 for p, v in state.flat_state() if isinstance(v.get_value(), QuantizedArray)}
-    dtypes = {str(v.get_value().dtype) for _, v in state.flat_state() if not isinstance(v.get_value(), QuantizedArray)}
+                 for p, v in nnx.to_flat_state(state) if isinstance(v.get_value(), QuantizedArray)}
+    dtypes = {str(v.get_value().dtype) for _, v in nnx.to_flat_state(state)
+              if not isinstance(v.get_value(), QuantizedArray)}
     with ocp.StandardCheckpointer() as ckpt:
         ckpt.save(out / "params", state)
     record = {"config": model.config.to_dict(), "quantized": quantized, "dtype": sorted(dtypes)[0], "source": source}
@@ -258,7 +259,7 @@ def load_orbax(directory, *, shardings=None) -> Transformer:
     abstract = nnx.eval_shape(lambda: Transformer(config, param_dtype=jnp.dtype(record["dtype"]), rngs=nnx.Rngs(0)))
     graphdef, state = nnx.split(abstract)
     flat = {}
-    for path, var in state.flat_state():
+    for path, var in nnx.to_flat_state(state):
         meta = record["quantized"].get(path_str(path))
         if meta is None:
             flat[path] = var
@@ -268,7 +269,7 @@ def load_orbax(directory, *, shardings=None) -> Transformer:
         q = jax.eval_shape(lambda: quantize(jnp.zeros(meta["shape"], meta["dtype"]), meta["qtype"],
                                             meta["block_size"], meta["nested_block_size"] is not None))
         flat[path] = var.replace(q)
-    target = nnx.State.from_flat_path(flat)
+    target = nnx.from_flat_state(flat)
     if shardings is not None:
         target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), target, shardings)
     if not (d / "params").is_dir():
@@ -283,7 +284,7 @@ def export_hf(model: Transformer, directory, *, dtype=None, shard_bytes: int | N
     out = pathlib.Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     config = model.config
-    flat = {path: var[...] for path, var in nnx.state(model, nnx.Param).flat_state()}
+    flat = {path: var[...] for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param))}
     tensors = {}
     for rule in hf.hf_rules(config):
         parts = [np.asarray(jax.device_get(flat[t])) for t in rule.targets]

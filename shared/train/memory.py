@@ -55,7 +55,7 @@ def weight_bytes(config: ModelConfig, *, quantize: str | None = "nf4", double_qu
     abstract = nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0)))
     cache: dict[tuple, int] = {}
     total = 0
-    for path, var in nnx.state(abstract, nnx.Param).flat_state():
+    for path, var in nnx.to_flat_state(nnx.state(abstract, nnx.Param)):
         shape = tuple(var.shape)
         if quantize and is_projection(path_str(path)):
             if shape not in cache:
@@ -87,8 +87,8 @@ def plan_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
     weights = weight_bytes(config, quantize=plan.quantize, double_quant=plan.double_quant,
                            block_size=plan.block_size, storage_dtype=plan.storage_dtype)
     if plan.full_finetune:
-        n = sum(math.prod(v.shape) for _, v in nnx.state(
-            nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0))), nnx.Param).flat_state())
+        abstract = nnx.eval_shape(lambda: Transformer(config, rngs=nnx.Rngs(0)))
+        n = sum(math.prod(v.shape) for _, v in nnx.to_flat_state(nnx.state(abstract, nnx.Param)))
         trainable, adapters = n, 0
         grad_item = jnp.dtype(plan.storage_dtype).itemsize
     else:

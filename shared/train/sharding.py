@@ -91,7 +91,7 @@ def shard_model(model, mesh: Mesh):
     linear projections to the batch sharding."""
     state = nnx.state(model)
     flat = {}
-    for path, var in state.flat_state():
+    for path, var in nnx.to_flat_state(state):
         value = var.get_value()
         spec = param_spec(mesh, path, value)
         if isinstance(value, QuantizedArray):
@@ -101,7 +101,7 @@ def shard_model(model, mesh: Mesh):
         else:
             placed = value
         flat[path] = var.replace(placed)
-    nnx.update(model, nnx.State.from_flat_path(flat))
+    nnx.update(model, nnx.from_flat_state(flat))
     constrain = functools.partial(constrain_batch, mesh)
     for _, module in nnx.iter_graph(model):
         if isinstance(module, nnx.Module) and hasattr(module, "constrain_output"):

@@ -59,7 +59,7 @@ def train_step(model: Transformer, optimizer: nnx.Optimizer, batch: dict, host_o
     optimizer.update(model, grads)
     if host_offload:
         _move_optimizer_state(optimizer, jax.memory.Space.Host)
-    return {**metrics, "grad_norm": optax.global_norm(grads)}
+    return {**metrics, "grad_norm": optax.tree.norm(grads)}
 
 
 @nnx.jit
