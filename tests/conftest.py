@@ -10,7 +10,8 @@ os.environ.setdefault("WANDB_MODE", "offline")
 # One JAX persistent compilation cache for the whole run, inherited by the subprocesses the tests start (the kill
 # and resume runs, the launchers, the 8-device sharding check): many tests compile the same tiny programs in new
 # processes or through new closures, which the in-memory jit cache cannot share. A fresh directory per run (removed
-# at exit), so nothing carries over between runs; JAX_COMPILATION_CACHE_DIR set outside takes precedence.
+# at exit), so nothing carries over between runs; JAX_COMPILATION_CACHE_DIR set outside takes precedence. (JAX reads
+# these variables when it is imported, below.)
 if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
     _cache_dir = tempfile.mkdtemp(prefix="llm-repro-jax-cache-")
     atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
@@ -24,9 +25,6 @@ import pytest
 # CPU computations run inline, not asynchronously: the TPU kernel's interpret mode runs JAX ops inside io_callbacks,
 # and with async dispatch an op queued meanwhile by the test can deadlock with them (see pallas_tpu.interpret_params).
 jax.config.update("jax_cpu_enable_async_dispatch", False)
-jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])  # (if jax came in first)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]))
-jax.config.update("jax_persistent_cache_min_entry_size_bytes", int(os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"]))
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = pathlib.Path(os.environ.get("REPRO_DATA_DIR", REPO.parent / "shared" / "data"))
