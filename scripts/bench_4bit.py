@@ -7,7 +7,8 @@ For each weight shape N x K (default: the LLaMA projections 4096x4096, 11008x409
 each M (default: powers of two 1..8192), three methods, each forward alone and forward + dX (jax.vjp):
   bf16   x @ W.T with W a bfloat16 [N, K] array (what the 4-bit weight replaces)
   xla    matmul_4bit(..., backend="xla"): dequantize the whole weight to bf16, then dot (and again for dX)
-  fused  matmul_4bit on the platform's Pallas kernel (GPU: Triton; TPU: Mosaic); forward and dX kernels
+  fused  matmul_4bit on the platform's Pallas kernel (GPU: Triton; TPU: Mosaic), or --backend's (e.g.
+         pallas_mosaic_gpu: Mosaic GPU); forward and dX kernels
 Timing: jitted callables; warm-up calls (compilation included) are not timed; then batches of back-to-back calls
 (enough to fill ~5 ms, so dispatch overlaps device time), `jax.block_until_ready` after each batch; the median
 per-call time over the batches is reported. `dispatch_floor_us` is the same measurement of a trivial op.
@@ -122,6 +123,8 @@ def check(*, backend: str, interpret: bool, log=print, cases=CHECK_CASES, ms=CHE
                             plan = api.plans((m, k), q, dtype, backend)
                             row["plan"] = {kk: (v.describe() if hasattr(v, "describe") else v)
                                            for kk, v in plan.items()}
+                            # False: a pass fell back to the reference (e.g. float32 on pallas_mosaic_gpu)
+                            row["fused_both"] = plan["forward"] is not None and plan["backward"] is not None
                             y, dx = _forward_and_dx(x, dy, q, backend=backend, interpret=interpret)
                             x64, dy64 = np.asarray(x.astype(jnp.float32), np.float64), np.asarray(
                                 dy.astype(jnp.float32), np.float64)
@@ -141,7 +144,10 @@ def check(*, backend: str, interpret: bool, log=print, cases=CHECK_CASES, ms=CHE
     bad = [r for r in rows if not r["ok"]]
     worst = {d: max([max(r.get("fwd_rel_err", 0), r.get("dx_rel_err", 0)) for r in rows
                      if r["dtype"] == d and r["error"] is None] or [float("nan")]) for d in CHECK_TOL}
-    log(f"# check: {len(rows) - len(bad)}/{len(rows)} cases within tolerance; worst relative error {worst}")
+    unfused = sum(1 for r in rows if r.get("fused_both") is False)
+    log(f"# check: {len(rows) - len(bad)}/{len(rows)} cases within tolerance"
+        f"{f' ({unfused} of them not fused: a pass ran the XLA reference)' if unfused else ''}; "
+        f"worst relative error {worst}")
     return rows
 
 
@@ -479,8 +485,8 @@ def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candida
                     if table_path:  # as it goes: a run cut off by its time limit keeps its winners
                         pallas_gpu.merge_tuned(table_path, [entry])
                     log(f"{pass_:>3} {n:>6}x{k:<5} M={m:<5} best {best['us']:9.1f} us (heuristic "
-                        f"{_fmt(row['heuristic_us'], '9.1f')}, bf16 {row['bf16_us']:8.1f}, XLA {row['xla_us']:8.1f}) of {len(timed)}/"
-                        f"{len(row['candidates'])}: {pallas_gpu.config_from_dict(best['config']).describe()}")
+                        f"{_fmt(row['heuristic_us'], '9.1f')}, bf16 {row['bf16_us']:8.1f}, XLA {row['xla_us']:8.1f}) "
+                        f"of {len(timed)}/{len(row['candidates'])}: {pallas_gpu.config_from_dict(best['config']).describe()}")
                 else:
                     log(f"{pass_:>3} {n:>6}x{k:<5} M={m:<5} no candidate ran correctly")
                 rows.append(row)
@@ -522,7 +528,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--qtype", default="nf4", choices=["nf4", "fp4", "int4"])
     p.add_argument("--no_double_quant", action="store_true")
     p.add_argument("--block_size", type=int, default=64)
-    p.add_argument("--backend", default=None, choices=["xla", "pallas_gpu", "pallas_tpu"])
+    p.add_argument("--backend", default=None, choices=["xla", "pallas_gpu", "pallas_tpu", "pallas_mosaic_gpu"],
+                   help="the fused kernels to time (default: the platform's; pallas_mosaic_gpu: Hopper, bf16)")
     p.add_argument("--no_dx", action="store_true", help="forward only")
     p.add_argument("--variants", action="store_true", help="also time other GPU lookups / scalings")
     p.add_argument("--check", action="store_true", help="first a correctness sweep against a float64 reference")

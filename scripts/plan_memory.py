@@ -9,7 +9,8 @@ analysis under "xla" (arguments, outputs, temporaries, peak) for the default bac
 buffer assignment, not a GPU's; run it on the target machine for the target's figure. Compiling takes seconds
 for small models and minutes at 65B.
 --lower_for cuda,tpu lowers one step for those platforms from this machine (no GPU or TPU needed; nothing is
-compiled or run), with the fused 4-bit kernels the quantized projections call there, and reports under
+compiled or run), with the fused 4-bit kernels the quantized projections call there ("mosaic_gpu": for a GPU
+with the Mosaic GPU kernels instead of the Triton ones), and reports under
 "lowered" the kernel custom calls, any projection that would fall back to the XLA reference, and the time taken:
 a check of the GPU/TPU program before device time is spent on it.
 """
@@ -27,8 +28,8 @@ from shared.train.memory import Plan, compiled_step_memory, lowered_step, plan_m
 _CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py:VARIANT")
 _JSON = flags.DEFINE_string("json", None, "write the plan here")
 _XLA = flags.DEFINE_bool("xla", False, "also compile one step (abstract shapes) and report XLA's memory analysis")
-_LOWER = flags.DEFINE_list("lower_for", [], "also lower one step for these platforms (cuda, tpu) from this machine "
-                           "and report its fused-kernel calls and fallbacks")
+_LOWER = flags.DEFINE_list("lower_for", [], "also lower one step for these platforms (cuda, mosaic_gpu, tpu) from "
+                           "this machine and report its fused-kernel calls and fallbacks")
 
 
 def plan_from_config(c) -> Plan:

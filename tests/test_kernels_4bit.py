@@ -1,9 +1,11 @@
 """shared.kernels.matmul_4bit: fused 4-bit matmul kernels against the XLA reference, on CPU.
 
 The GPU (Triton) kernel runs in Pallas' generic interpret mode (`interpret=True`); the TPU (Mosaic) kernel runs in
-TPU interpret mode (`pltpu.InterpretParams()`: simulated VMEM/DMAs, uninitialised buffers are NaN). Both also get
-lowered for their real platform ("cuda" -> Triton IR, "tpu" -> Mosaic) from CPU, which checks that every
-primitive they use has a lowering, without a device. Inputs are fresh random normals (never zeros).
+TPU interpret mode (`pltpu.InterpretParams()`: simulated VMEM/DMAs, uninitialised buffers are NaN); the Mosaic GPU
+kernel in Mosaic GPU's interpret mode (`InterpretGPUParams`: simulated SMEM, TMA, barriers; NaN-filled). All are
+also lowered for their real platform ("cuda" -> Triton IR / Mosaic GPU, "tpu" -> Mosaic) from CPU, which checks
+that every primitive they use has a lowering (and, for Mosaic GPU, that its layouts can be inferred), without a
+device. Inputs are fresh random normals (never zeros).
 Tolerances: relative error max|y - ref| / max|ref| <= 1e-5 in float32, <= 1e-2 in bfloat16.
 """
 
@@ -22,7 +24,7 @@ import numpy as np
 import pytest
 
 from shared.kernels import matmul_4bit
-from shared.kernels.matmul_4bit import api, common, pallas_gpu, pallas_tpu, reference
+from shared.kernels.matmul_4bit import api, common, pallas_gpu, pallas_mosaic_gpu, pallas_tpu, reference
 from shared.quant import QuantizedArray, quantize
 
 TOL = {jnp.float32: 1e-5, jnp.bfloat16: 1e-2}
@@ -60,6 +62,12 @@ CASES = [
     ("pallas_tpu", 17, 256, 512, 128, "fp4", True, jnp.bfloat16),
     ("pallas_tpu", 1, 128, 256, 256, "int4", False, jnp.bfloat16),
     ("pallas_tpu", 3, 128, 2048, 1024, "nf4", True, jnp.float32),  # block_size > bk: 2 K steps per block
+    # Mosaic GPU: bfloat16 only; 4 absmax blocks per K step (bs 32), 1 block over 2 steps (bs 256), 2 N tiles,
+    # token tiles of 16/32/128 (M padded); one interpreted program walks all the output tiles
+    ("pallas_mosaic_gpu", 1, 128, 512, 64, "nf4", True, jnp.bfloat16),
+    ("pallas_mosaic_gpu", 17, 64, 256, 32, "fp4", False, jnp.bfloat16),
+    ("pallas_mosaic_gpu", 80, 128, 512, 256, "int4", True, jnp.bfloat16),
+    ("pallas_mosaic_gpu", 3, 64, 1024, 128, "nf4", False, jnp.bfloat16),
 ]
 
 
@@ -202,7 +210,7 @@ def _caught(fn):
     return out, [w for w in caught if "matmul_4bit" in str(w.message)]
 
 
-@pytest.mark.parametrize("backend", ["pallas_gpu", "pallas_tpu"])
+@pytest.mark.parametrize("backend", ["pallas_gpu", "pallas_tpu", "pallas_mosaic_gpu"])
 @pytest.mark.parametrize("case", ["flat_layout", "float16", "n_not_tiled"])
 def test_fallback_warns_once_and_is_correct(backend, case):
     common.reset_fallback_warnings()
@@ -239,6 +247,12 @@ def test_dispatch(monkeypatch):
     assert kernels(backend="pallas_gpu", interpret=True) == {"matmul_4bit_fwd"}
     assert kernels(backend="pallas_tpu", interpret=True) == {"matmul_4bit_fwd_tpu"}
     assert kernels(interpret=True) == {"matmul_4bit_fwd"}  # interpret with no accelerator: the GPU kernel
+    common.reset_fallback_warnings()
+    with pytest.warns(UserWarning, match="bfloat16"):  # float32 x: wgmma has no exact float32 mode
+        assert kernels(backend="pallas_mosaic_gpu", interpret=True) == set()
+    text = str(jax.make_jaxpr(lambda x: matmul_4bit(x, q, backend="pallas_mosaic_gpu", interpret=True))(
+        x.astype(jnp.bfloat16)))
+    assert set(re.findall(r"matmul_4bit_\w+", text)) == {"matmul_4bit_fwd_mgpu"}
     with pytest.raises(ValueError, match="interpret=True"):
         matmul_4bit(x, q, backend="pallas_gpu")  # Triton cannot run on CPU
     with pytest.raises(ValueError, match="backend must be one of"):
@@ -251,6 +265,9 @@ def test_dispatch(monkeypatch):
     with pytest.raises(ValueError, match="'cuda' or 'tpu'"):
         with api.lowering_for("gpu"):
             pass
+    with pytest.raises(ValueError, match="does not compile for 'tpu'"):
+        with api.lowering_for("tpu", "pallas_mosaic_gpu"):
+            pass
     with api.lowering_for("tpu"):  # traced for the TPU kernel from this CPU: it lowers, it cannot run here
         assert "tpu_custom_call" in jax.jit(matmul_4bit).trace(x, q).lower(lowering_platforms=("tpu",)).as_text()
     assert kernels() == set()  # outside the block: the platform's choice again
@@ -260,6 +277,11 @@ def test_dispatch(monkeypatch):
     assert api.resolve_backend(None, False) == "pallas_tpu"
     with pytest.raises(ValueError):
         api.resolve_backend("pallas_gpu", False)  # the GPU kernel on a TPU host
+    with pytest.raises(ValueError):
+        api.resolve_backend("pallas_mosaic_gpu", False)
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert api.resolve_backend("pallas_mosaic_gpu", False) == "pallas_mosaic_gpu"  # explicit only, on a GPU
+    assert api.resolve_backend(None, False) == "pallas_gpu"
 
 
 # Lowering from CPU for the real platform: every primitive the kernels use must have a Triton / Mosaic lowering.
@@ -294,6 +316,49 @@ def test_kernels_lower_for_their_platform(platform, dtype):
             lowered = jax.jit(fwd_and_dx).trace(sds((m, k), dtype), sds((m, n), dtype), q)
             text = lowered.lower(lowering_platforms=(platform,)).as_text()
         assert text.count(target) == 2, (m, n, k)  # forward and dX kernels, no fallback
+
+
+def test_mosaic_gpu_kernels_lower_for_hopper():
+    """Both Mosaic GPU kernels, as planned (forward: the dequantized tile wgmma's register operand) and with the
+    forward's A through shared memory (the form interpret mode runs), lower for sm_90 from CPU at LLaMA shapes:
+    layout inference, TMA shapes and wgmma operand rules are checked here, not in interpret mode."""
+    sds = jax.ShapeDtypeStruct
+    for m, n, k, bs in LOWERING_SHAPES:
+        q = _abstract_weight(n, k, bs)
+        plan = api.plans((m, k), q, jnp.bfloat16, "pallas_mosaic_gpu")
+        assert plan["forward"].a_in_registers and not plan["backward"].a_in_registers, plan
+        smem_a = dataclasses.replace(plan["forward"], tm=max(64, plan["forward"].tm), a_in_registers=False)
+        for forward in (plan["forward"], smem_a):
+            p = api._Plan("pallas_mosaic_gpu", False, forward, plan["backward"])
+
+            def fwd_and_dx(x, dy, q, p=p):
+                y, vjp = jax.vjp(lambda x: api._fused(p, x, q), x)
+                return y, vjp(dy)[0]
+
+            lowered = jax.jit(fwd_and_dx).trace(sds((m, k), jnp.bfloat16), sds((m, n), jnp.bfloat16), q)
+            text = lowered.lower(lowering_platforms=("cuda",)).as_text()
+            assert len(re.findall(r"custom_call @mosaic_gpu", text)) == 2, (m, n, k, forward)
+    with pytest.raises(common.UnsupportedShape, match="multiple of 64"):  # both operands in SMEM: same swizzle
+        pallas_mosaic_gpu.check_config(pallas_mosaic_gpu.MosaicGpuConfig(tm=16, a_in_registers=False), 1, 128, 256,
+                                       64, forward=True, dtype=np.dtype(jnp.bfloat16))
+    with pytest.raises(common.UnsupportedShape, match="bfloat16"):
+        pallas_mosaic_gpu.plan_forward(1, 128, 256, 64, np.dtype(jnp.float32))
+
+
+def test_bench_check_says_which_cases_ran_the_kernels():
+    """`bench_4bit --check` on the Mosaic GPU backend: bfloat16 cases run its kernels, float32 ones fall back to the
+    reference, and each row says which (so a fallback is never reported as the kernel being correct)."""
+    from scripts import bench_4bit
+
+    lines = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the float32 fallback warnings
+        rows = bench_4bit.check(backend="pallas_mosaic_gpu", interpret=True, log=lines.append,
+                                cases=((128, 256, 64),), ms=(1, 3, 17))
+    assert rows and all(r["ok"] for r in rows)
+    assert all(r["fused_both"] == (r["dtype"] == "bfloat16") for r in rows)
+    unfused = sum(r["dtype"] == "float32" for r in rows)
+    assert f"({unfused} of them not fused" in lines[-1]
 
 
 def test_bench_quick_runs_on_cpu(tmp_path):

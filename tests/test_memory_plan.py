@@ -60,11 +60,11 @@ def test_xla_sees_the_planned_weights_adapters_and_optimizer(quantize):
     assert xla["temp_bytes"] > 0 and xla["peak_bytes"] >= xla["argument_bytes"]
 
 
-@pytest.mark.parametrize("platform", ["cuda", "tpu"])
+@pytest.mark.parametrize("platform", ["cuda", "mosaic_gpu", "tpu"])
 def test_training_step_lowers_with_the_fused_kernels(platform):
-    """The whole QLoRA step (LoRA on every projection, remat, the kernels' custom VJP) lowers for a GPU and a TPU
-    from this CPU, every NF4 projection through the fused kernels, forward and dX; a too-small model falls back,
-    and the fallbacks are reported."""
+    """The whole QLoRA step (LoRA on every projection, remat, the kernels' custom VJP) lowers for a GPU (Triton or
+    Mosaic GPU kernels) and a TPU from this CPU, every NF4 projection through the fused kernels, forward and dX; a
+    too-small model falls back, and the fallbacks are reported."""
     import dataclasses
 
     from shared.train.memory import lowered_step

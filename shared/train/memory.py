@@ -158,14 +158,18 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
     return out
 
 
-KERNEL_CALL = {"cuda": "__gpu$xla.gpu.triton", "tpu": "tpu_custom_call"}
+# target -> (lowering platform, matmul_4bit backend, the kernels' custom call in the lowered module)
+LOWER_TARGETS = {"cuda": ("cuda", "pallas_gpu", "__gpu$xla.gpu.triton"),
+                 "mosaic_gpu": ("cuda", "pallas_mosaic_gpu", "custom_call @mosaic_gpu"),
+                 "tpu": ("tpu", "pallas_tpu", "tpu_custom_call")}
 
 
 def lowered_step(config: ModelConfig, plan: Plan = Plan(), platform: str = "cuda") -> dict:
-    """Lower one training step (`abstract_step`) for a GPU ("cuda") or a TPU from this machine, with the fused
-    4-bit kernels its quantized projections call there (`matmul_4bit.api.lowering_for`): a static check, before
-    any device time, that the whole step (LoRA, remat, the kernels' custom VJP) lowers for that platform, and of
-    which projections would fall back to the XLA reference. Nothing is compiled or run.
+    """Lower one training step (`abstract_step`) for a GPU ("cuda": the Triton kernels; "mosaic_gpu": the Mosaic
+    GPU kernels) or a TPU from this machine, with the fused 4-bit kernels its quantized projections call there
+    (`matmul_4bit.api.lowering_for`): a static check, before any device time, that the whole step (LoRA, remat,
+    the kernels' custom VJP) lowers for that platform, and of which projections would fall back to the XLA
+    reference. Nothing is compiled or run.
 
     {"platform", "kernel_calls": the fused-kernel custom calls in the lowered module (identical calls share one
      function, so this counts distinct call sites of the module, not projections), "fallbacks": the fallback
@@ -177,17 +181,18 @@ def lowered_step(config: ModelConfig, plan: Plan = Plan(), platform: str = "cuda
 
     from shared.kernels.matmul_4bit import api, common
 
-    if platform not in KERNEL_CALL:
-        raise ValueError(f"platform must be one of {sorted(KERNEL_CALL)}, got {platform!r}")
+    if platform not in LOWER_TARGETS:
+        raise ValueError(f"platform must be one of {sorted(LOWER_TARGETS)}, got {platform!r}")
+    lowering_platform, backend, kernel_call = LOWER_TARGETS[platform]
     step, state, batch = abstract_step(config, plan)
     common.reset_fallback_warnings()
-    with warnings.catch_warnings(record=True) as caught, api.lowering_for(platform):
+    with warnings.catch_warnings(record=True) as caught, api.lowering_for(lowering_platform, backend):
         warnings.simplefilter("always")
         t0 = time.perf_counter()
         traced = jax.jit(step, donate_argnums=0).trace(state, batch)
         t1 = time.perf_counter()
-        text = traced.lower(lowering_platforms=(platform,)).as_text()
+        text = traced.lower(lowering_platforms=(lowering_platform,)).as_text()
         t2 = time.perf_counter()
     fallbacks = [str(w.message) for w in caught if "matmul_4bit:" in str(w.message)]
-    return {"platform": platform, "kernel_calls": text.count(KERNEL_CALL[platform]), "fallbacks": fallbacks,
+    return {"platform": platform, "kernel_calls": text.count(kernel_call), "fallbacks": fallbacks,
             "trace_s": round(t1 - t0, 2), "lower_s": round(t2 - t1, 2), "hlo_chars": len(text)}

@@ -1,7 +1,8 @@
 """Fused 4-bit (NF4/FP4/INT4) matmul: `matmul_4bit(x, q)` = x @ q.dequantize(x.dtype).T, one directory per op.
 
 Files: `api.py` (entry point, backend dispatch, fallback, custom VJP), `reference.py` (XLA: dequantize, then dot),
-`pallas_gpu.py` (Pallas -> Triton), `pallas_tpu.py` (Pallas -> Mosaic), `common.py` (shared pieces),
+`pallas_gpu.py` (Pallas -> Triton), `pallas_tpu.py` (Pallas -> Mosaic), `pallas_mosaic_gpu.py` (Pallas -> Mosaic
+GPU, Hopper: the successor of the deprecated Triton backend), `common.py` (shared pieces),
 `README.md` (designs, what was verified where). Benchmark: `python -m scripts.bench_4bit`.
 
 Note: `shared.kernels.matmul_4bit` the attribute is the function (re-exported by `shared.kernels`); import the

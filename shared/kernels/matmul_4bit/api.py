@@ -8,11 +8,14 @@
 Semantics: exactly `x @ q.dequantize(x.dtype).T` with float32 accumulation, returned in x's dtype.
 
 Backends (`BACKENDS`): "xla" (reference.py), "pallas_gpu" (Pallas -> Triton, pallas_gpu.py), "pallas_tpu"
-(Pallas -> Mosaic, pallas_tpu.py). backend=None follows `jax.default_backend()`: gpu -> pallas_gpu,
-tpu -> pallas_tpu, anything else -> xla; with interpret=True and no GPU/TPU it picks pallas_gpu.
+(Pallas -> Mosaic, pallas_tpu.py), "pallas_mosaic_gpu" (Pallas -> Mosaic GPU, Hopper, bfloat16 only:
+pallas_mosaic_gpu.py, the migration path off the Triton backend that JAX 0.11 deprecated; explicit only, not yet
+run on a GPU). backend=None follows `jax.default_backend()`: gpu -> pallas_gpu, tpu -> pallas_tpu, anything
+else -> xla; with interpret=True and no GPU/TPU it picks pallas_gpu.
 interpret=True runs the Pallas kernel on CPU: the GPU kernel with `interpret=True` (Pallas' generic interpreter;
 jax 0.10/0.11 have no Triton-specific one), the TPU kernel in TPU interpret mode (`pltpu.InterpretParams()`,
-which simulates VMEM, DMAs and semaphores and fills uninitialised buffers with NaN).
+which simulates VMEM, DMAs and semaphores and fills uninitialised buffers with NaN), the Mosaic GPU kernel in
+Mosaic GPU's interpret mode (`InterpretGPUParams`: simulated SMEM, TMA and barriers).
 
 Fallback: inputs the kernels cannot take (a flat, non-row-layout weight; an x dtype other than float32/bfloat16;
 N, K not multiples of the tiles; tiles that do not fit VMEM) run the XLA reference instead, after one
@@ -20,14 +23,15 @@ N, K not multiples of the tiles; tiles that do not fit VMEM) run the XLA referen
 separately (a shape whose dX kernel does not fit still gets the fused forward).
 
 Measured routing (backend=None): where the tuning table (`tuned_gpu.json`, written on a GPU by
-`scripts.bench_4bit --tune`, keyed by its device kind) measured XLA's dequantize-then-dot faster than the best fused config for a pass, that
-pass runs XLA, as bitsandbytes runs large batches through a dequantized weight and cuBLAS. The weight is then
-dequantized to 16 bits for that call (a transient, one projection at a time); the stored weight stays 4-bit. An
-explicit backend="pallas_gpu" (or `use("pallas_gpu")`) always runs the fused kernels. `plans(...,
+`scripts.bench_4bit --tune`, keyed by its device kind) measured XLA's dequantize-then-dot faster than the best
+fused config for a pass, that pass runs XLA, as bitsandbytes runs large batches through a dequantized weight and
+cuBLAS. The weight is then dequantized to 16 bits for that call (a transient, one projection at a time); the
+stored weight stays 4-bit. An explicit backend="pallas_gpu" (or `use("pallas_gpu")`) always runs the fused kernels. `plans(...,
 measured=True)` says which passes are routed and why.
 
-Statistics: the GPU kernels read float32 absmax as stored and decode double-quantized statistics themselves; the
-TPU kernels get float32 absmax decoded by XLA (one float per block: statistics, not the weight).
+Statistics: the Triton kernels read float32 absmax as stored and decode double-quantized statistics themselves;
+the TPU and Mosaic GPU kernels get float32 absmax decoded by XLA (one float per block: statistics, not the
+weight).
 
 Gradients (`jax.custom_vjp` on the fused path): the forward is the fused kernel; dX = dY @ W is a second fused
 kernel over the same codes, so no dequantized weight exists in either pass. The weight is frozen: `jax.grad`
@@ -49,12 +53,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from shared.kernels.matmul_4bit import common, pallas_gpu, pallas_tpu, reference
+from shared.kernels.matmul_4bit import common, pallas_gpu, pallas_mosaic_gpu, pallas_tpu, reference
 from shared.quant import QuantizedArray
 
-BACKENDS = ("xla", "pallas_gpu", "pallas_tpu")
+BACKENDS = ("xla", "pallas_gpu", "pallas_tpu", "pallas_mosaic_gpu")
 _PLATFORM_BACKEND = {"gpu": "pallas_gpu", "cuda": "pallas_gpu", "rocm": "pallas_gpu", "tpu": "pallas_tpu"}
-_BACKEND_PLATFORM = {"pallas_gpu": "gpu", "pallas_tpu": "tpu"}
+_BACKEND_PLATFORM = {"pallas_gpu": "gpu", "pallas_tpu": "tpu", "pallas_mosaic_gpu": "gpu"}
 
 
 _SCOPE = threading.local()  # (backend, interpret, lower_only) set by `use`, read when a call passes neither
@@ -86,15 +90,19 @@ def use(backend: str | None = None, interpret: bool = False, *, lower_only: bool
 
 
 @contextlib.contextmanager
-def lowering_for(platform: str):
+def lowering_for(platform: str, backend: str | None = None):
     """Lower for `platform` ("cuda" or "tpu") on a machine without its device: within this block, calls that pass
-    no backend trace that platform's Pallas kernel (`use(..., lower_only=True)`), and, for "cuda", an abstract
-    H100 stands in for the GPU (jax 0.11's Triton lowering reads the GPU generation from the device or from the
+    no backend trace that platform's Pallas kernel (`use(..., lower_only=True)`; for "cuda", backend=
+    "pallas_mosaic_gpu" picks the Mosaic GPU kernels instead of Triton), and, for "cuda", an abstract H100
+    stands in for the GPU (jax 0.11's Triton lowering reads the GPU generation from the device or from the
     abstract mesh's device; 0.10 does not need it). Then `jax.jit(f).trace(...).lower(lowering_platforms=
     (platform,))`: a static check of a whole program with its fused kernels; nothing traced here can run here."""
-    backend = {"cuda": "pallas_gpu", "tpu": "pallas_tpu"}.get(platform)
-    if backend is None:
+    default = {"cuda": "pallas_gpu", "tpu": "pallas_tpu"}.get(platform)
+    if default is None:
         raise ValueError(f"lowering_for takes 'cuda' or 'tpu', got {platform!r}")
+    backend = backend or default
+    if _BACKEND_PLATFORM.get(backend) != _BACKEND_PLATFORM[default]:
+        raise ValueError(f"backend {backend!r} does not compile for {platform!r}")
     with contextlib.ExitStack() as stack:
         stack.enter_context(use(backend, lower_only=True))
         if platform == "cuda":
@@ -119,7 +127,7 @@ def resolve_backend(backend: str | None, interpret: bool, lower_only: bool = Fal
     if name != "xla" and not interpret and not lower_only:
         platform = jax.default_backend()
         want = _BACKEND_PLATFORM[name]
-        if _PLATFORM_BACKEND.get(platform) != name:
+        if _BACKEND_PLATFORM.get(_PLATFORM_BACKEND.get(platform, "")) != want:
             raise ValueError(f"backend {name!r} compiles for {want.upper()} but the default device is {platform!r}; "
                              "pass interpret=True to run the kernel on CPU, or backend='xla'")
     return name
@@ -131,7 +139,7 @@ class _Plan:
 
     backend: str
     interpret: bool
-    forward: Any  # GpuConfig | TpuConfig | None
+    forward: Any  # GpuConfig | TpuConfig | MosaicGpuConfig | None
     backward: Any
 
 
@@ -144,8 +152,9 @@ def _plan(backend: str, m: int, n: int, k: int, q: QuantizedArray, dtype: np.dty
     configs, reasons = [], []
     for forward in (True, False):
         try:
-            if backend == "pallas_gpu":
-                plan = pallas_gpu.plan_forward if forward else pallas_gpu.plan_backward
+            if backend in ("pallas_gpu", "pallas_mosaic_gpu"):
+                module = pallas_gpu if backend == "pallas_gpu" else pallas_mosaic_gpu
+                plan = module.plan_forward if forward else module.plan_backward
                 configs.append(plan(m, n, k, q.block_size, dtype))
             else:
                 configs.append(pallas_tpu.plan(m, n, k, q.block_size, dtype, forward=forward))
@@ -181,6 +190,9 @@ def _kernel_forward(plan: _Plan, x2: jax.Array, q: QuantizedArray) -> jax.Array:
     if plan.backend == "pallas_gpu":
         return pallas_gpu.forward(x2, q.packed, **gpu_stats(q), cfg=cfg, qtype=q.qtype, block_size=q.block_size,
                                   interpret=plan.interpret)
+    if plan.backend == "pallas_mosaic_gpu":
+        return pallas_mosaic_gpu.forward(x2, q.packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
+                                         block_size=q.block_size, interpret=plan.interpret)
     x_even, x_odd = common.split_even_odd(common.pad_rows(x2, cfg.bm))
     y = pallas_tpu.forward(x_even, x_odd, q.packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
                            block_size=q.block_size, interpret=plan.interpret)
@@ -192,6 +204,9 @@ def _kernel_backward(plan: _Plan, dy: jax.Array, q: QuantizedArray) -> jax.Array
     if plan.backend == "pallas_gpu":
         return pallas_gpu.backward(dy, q.packed, **gpu_stats(q), cfg=cfg, qtype=q.qtype, block_size=q.block_size,
                                    interpret=plan.interpret)
+    if plan.backend == "pallas_mosaic_gpu":
+        return pallas_mosaic_gpu.backward(dy, q.packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
+                                          block_size=q.block_size, interpret=plan.interpret)
     dx_even, dx_odd = pallas_tpu.backward(common.pad_rows(dy, cfg.bm), q.packed, common.float_absmax(q), cfg=cfg,
                                           qtype=q.qtype, block_size=q.block_size, interpret=plan.interpret)
     return common.interleave_even_odd(dx_even, dx_odd)[:dy.shape[0]]
@@ -222,7 +237,7 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, 
       x: float array whose last axis is K; any leading axes (flattened to M rows, M may be 1).
       q: the 4-bit weight in PyTorch/bitsandbytes layout [out_features, in_features], NF4/FP4/INT4, with or
         without double quantization.
-      backend: None (follow the platform), "xla", "pallas_gpu" or "pallas_tpu".
+      backend: None (follow the platform), "xla", "pallas_gpu", "pallas_tpu" or "pallas_mosaic_gpu".
       interpret: run the Pallas kernel in interpret mode (on CPU).
       (With neither given, an enclosing `use(backend, interpret)` block decides.)
     Raises TypeError/ValueError for a non-QuantizedArray, a non-2-D weight, mismatched K, a non-float x or an
@@ -278,8 +293,8 @@ def plans(x_shape: tuple[int, ...], q: QuantizedArray, dtype: Any, backend: str,
 
 def matmul_4bit_configured(x: jax.Array, q: QuantizedArray, *, backend: str, forward: Any, backward: Any,
                            interpret: bool = False) -> jax.Array:
-    """`matmul_4bit` with explicit kernel configs (a `GpuConfig`/`TpuConfig`, or None for the reference) instead
-    of the planned ones: for tuning and benchmarks. Configs are checked; an unsupported one raises
+    """`matmul_4bit` with explicit kernel configs (a `GpuConfig`/`TpuConfig`/`MosaicGpuConfig`, or None for the
+    reference) instead of the planned ones: for tuning and benchmarks. Configs are checked; an unsupported one raises
     UnsupportedShape instead of falling back."""
     x = jnp.asarray(x)
     common.check_common(x, q)
@@ -296,6 +311,8 @@ def matmul_4bit_configured(x: jax.Array, q: QuantizedArray, *, backend: str, for
             continue
         if name == "pallas_gpu":
             pallas_gpu.check_config(cfg, m, n, k, q.block_size, forward=fwd, dtype=x.dtype)
+        elif name == "pallas_mosaic_gpu":
+            pallas_mosaic_gpu.check_config(cfg, m, n, k, q.block_size, forward=fwd, dtype=np.dtype(x.dtype))
         else:
             pallas_tpu.check_config(cfg, m, n, k, q.block_size, np.dtype(x.dtype).itemsize, forward=fwd)
     q = jax.tree.map(jax.lax.stop_gradient, q)
