@@ -71,6 +71,7 @@ part() {  # part NAME SECONDS COMMAND...: COMMAND under `timeout SECONDS`; a fai
 TRAIN_MODEL=${TRAIN_MODEL:-llama-7b} TRAIN_SEQ=${TRAIN_SEQ:-512}
 TUNE_SHAPES=${TUNE_SHAPES:-8192x8192,4096x4096} TUNE_MS=${TUNE_MS:-16,4096}
 BENCH_SHAPES=${BENCH_SHAPES:-8192x8192} BENCH_MS=${BENCH_MS:-1,16,4096}
+MGPU_SHAPES=${MGPU_SHAPES:-4096x4096,8192x8192} MGPU_MS=${MGPU_MS:-1,16,512,4096}
 
 train() {  # issue 4: ours (NF4 + DQ, remat; it compiles: the longer share) against transformers + peft bf16 LoRA
   part train "$1" python3 -m scripts.bench_train --model "$TRAIN_MODEL" --dtype bfloat16 --remat --batch 1 \
@@ -104,7 +105,7 @@ case "${1:-}" in
     ;;
   mgpu)
     part mgpu "$(left)" python3 -m scripts.bench_4bit --backend pallas_mosaic_gpu --check \
-      --shapes 4096x4096,8192x8192 --ms 1,16,512,4096 --json "$OUT/bench_4bit_mgpu.json"
+      --shapes "$MGPU_SHAPES" --ms "$MGPU_MS" --json "$OUT/bench_4bit_mgpu.json"
     ;;
   check)
     part check "$(left)" python3 -m scripts.bench_4bit --check --shapes 4096x4096 --ms 1 --no_dx \
