@@ -282,6 +282,11 @@ def test_dispatch(monkeypatch):
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     assert api.resolve_backend("pallas_mosaic_gpu", False) == "pallas_mosaic_gpu"  # explicit only, on a GPU
     assert api.resolve_backend(None, False) == "pallas_gpu"
+    # a JAX without the deprecated Triton backend: the GPU default becomes Mosaic GPU; asking for Triton is an error
+    monkeypatch.setattr(pallas_gpu, "IMPORT_ERROR", "jax 9.9 has no Pallas Triton backend")
+    assert api.resolve_backend(None, False) == "pallas_mosaic_gpu"
+    with pytest.raises(ValueError, match="no Pallas Triton backend"):
+        api.resolve_backend("pallas_gpu", False)
 
 
 # Lowering from CPU for the real platform: every primitive the kernels use must have a Triton / Mosaic lowering.

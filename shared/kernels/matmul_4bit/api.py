@@ -112,10 +112,21 @@ def lowering_for(platform: str, backend: str | None = None):
         yield
 
 
+def unavailable(backend: str) -> str | None:
+    """Why this JAX cannot build a Pallas backend's kernels (its Pallas module failed to import), or None."""
+    module = {"pallas_gpu": pallas_gpu, "pallas_mosaic_gpu": pallas_mosaic_gpu}.get(backend)
+    return None if module is None else module.IMPORT_ERROR
+
+
 def default_backend(interpret: bool = False) -> str:
-    """The backend that backend=None picks on this platform."""
+    """The backend that backend=None picks on this platform: on a GPU the Triton kernels, or the Mosaic GPU ones
+    once a JAX without the (deprecated) Triton backend is installed."""
     chosen = _PLATFORM_BACKEND.get(jax.default_backend(), "xla")
-    return "pallas_gpu" if interpret and chosen == "xla" else chosen
+    if interpret and chosen == "xla":
+        chosen = "pallas_gpu"
+    if chosen == "pallas_gpu" and unavailable("pallas_gpu"):
+        chosen = "pallas_mosaic_gpu"
+    return chosen
 
 
 def resolve_backend(backend: str | None, interpret: bool, lower_only: bool = False) -> str:
@@ -124,6 +135,8 @@ def resolve_backend(backend: str | None, interpret: bool, lower_only: bool = Fal
     name = default_backend(interpret) if backend is None else backend
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
+    if unavailable(name):
+        raise ValueError(f"backend {name!r}: {unavailable(name)}")
     if name != "xla" and not interpret and not lower_only:
         platform = jax.default_backend()
         want = _BACKEND_PLATFORM[name]

@@ -65,7 +65,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import pallas as pl
-from jax.experimental.pallas import triton as plgpu
+
+try:  # the Pallas Triton backend: deprecated in JAX 0.11.0, to be removed in a later version
+    from jax.experimental.pallas import triton as plgpu
+
+    IMPORT_ERROR = None
+except ImportError as e:  # pragma: no cover - depends on the jax version
+    plgpu = None
+    IMPORT_ERROR = f"jax {jax.__version__} has no Pallas Triton backend ({e}); use backend='pallas_mosaic_gpu'"
 
 from shared.kernels.matmul_4bit import common, prmt
 from shared.quant import codebooks

@@ -45,14 +45,20 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.experimental import pallas as pl
-from jax.experimental.pallas import mosaic_gpu as plmgpu
 
 from shared.kernels.matmul_4bit import common
 
-try:  # public from jax 0.11; jax 0.10 has it only here
-    InterpretGPUParams = plmgpu.InterpretGPUParams
-except AttributeError:  # pragma: no cover - depends on the jax version
-    from jax._src.pallas.mosaic_gpu.interpret.params import InterpretGPUParams
+try:
+    from jax.experimental.pallas import mosaic_gpu as plmgpu
+
+    IMPORT_ERROR = None
+    try:  # public from jax 0.11; jax 0.10 has it only here
+        InterpretGPUParams = plmgpu.InterpretGPUParams
+    except AttributeError:  # pragma: no cover - depends on the jax version
+        from jax._src.pallas.mosaic_gpu.interpret.params import InterpretGPUParams
+except ImportError as e:  # pragma: no cover - depends on the jax version
+    plmgpu = InterpretGPUParams = None
+    IMPORT_ERROR = f"jax {jax.__version__} has no Pallas Mosaic GPU backend ({e})"
 
 DTYPES = (np.dtype(jnp.bfloat16),)
 DEFAULT_PROGRAMS = 132  # an H100 SXM's SMs, when no GPU is attached (lowering from a CPU)
