@@ -22,7 +22,8 @@ table and, with --json, to a file with the device kind, jax version and git comm
 without double quantization, float32 (tolerance 1e-5) and bfloat16 (1e-2), odd M, several N, K and block sizes;
 the rows go into the JSON under "checks" and a failing case is reported, not fatal.
 --quick: tiny shapes; on a CPU-only machine the fused kernel runs in Pallas interpret mode (this is what the test
-suite runs). --variants: also time the fused forward with the other lookup (select tree vs gather) and scaling.
+suite runs). --variants: also time the fused forward with the other lookup (select tree vs gather) and scaling;
+with --backend pallas_mosaic_gpu, `pallas_mosaic_gpu.variants` of the forward and of the dX kernel.
 --tune: see `tune`: the candidate configs of the GPU kernels, each checked then timed; the winners go into the
 tuning table that `pallas_gpu.plan_forward/plan_backward` read (shared/kernels/matmul_4bit/tuned_gpu.json).
 """
@@ -153,7 +154,7 @@ def check(*, backend: str, interpret: bool, log=print, cases=CHECK_CASES, ms=CHE
 
 def _methods(q, w_bf16, backend: str, interpret: bool, variants: bool, m: int, dtype) -> dict[str, tuple]:
     """name -> (forward fn(x), forward+dX fn(x, dy) or None, weight bytes)."""
-    from shared.kernels.matmul_4bit import api, pallas_gpu
+    from shared.kernels.matmul_4bit import api, pallas_gpu, pallas_mosaic_gpu
 
     def bf16_fwd(x):
         return x @ w_bf16.T
@@ -194,6 +195,23 @@ def _methods(q, w_bf16, backend: str, interpret: bool, variants: bool, m: int, d
                 fn = (lambda c: lambda x: api.matmul_4bit_configured(x, q, backend=backend, forward=c, backward=None,
                                                                      interpret=interpret))(cfg)
                 out[label] = (fn, None, q.nbytes)
+    if variants and backend == "pallas_mosaic_gpu":
+        plan = api.plans((m, q.shape[1]), q, dtype, backend)
+        for pass_, cfg in (("fwd", plan["forward"]), ("dx", plan["backward"])):
+            if cfg is None:
+                continue
+            for label, alt in pallas_mosaic_gpu.variants(cfg, forward=pass_ == "fwd").items():
+                try:
+                    pallas_mosaic_gpu.check_config(alt, m, q.shape[0], q.shape[1], q.block_size,
+                                                   forward=pass_ == "fwd", dtype=np.dtype(dtype))
+                except Exception:  # noqa: BLE001 - variant not applicable to this shape
+                    continue
+                fwd_cfg, bwd_cfg = (alt, plan["backward"]) if pass_ == "fwd" else (plan["forward"], alt)
+                fn = (lambda f, b: lambda x: api.matmul_4bit_configured(x, q, backend=backend, forward=f, backward=b,
+                                                                        interpret=interpret))(fwd_cfg, bwd_cfg)
+                # a forward variant is timed forward only; a dX variant forward + dX (with the planned forward)
+                out[f"fused[{pass_}:{label}]"] = (fn if pass_ == "fwd" else None, None if pass_ == "fwd" else
+                                                  with_dx(fn), q.nbytes)
     return out
 
 
@@ -226,14 +244,15 @@ def _bench_shape(n: int, k: int, ms, *, backend: str, interpret: bool, repeats: 
             for name, (fwd, both, wbytes) in methods.items():
                 res: dict[str, Any] = {}
                 try:
-                    f = jax.jit(fwd)
-                    t = _median_seconds(f, (x,), repeats, warmup)
-                    res.update(fwd_ms=t * 1e3, fwd_tbps=(wbytes + act_fwd) / t / 1e12,
-                               fwd_tflops=2 * m * n * k / t / 1e12)
-                    if name == "xla":
-                        ref_y = f(x)
-                    if name.startswith("fused") and ref_y is not None:
-                        res["fwd_rel_err"] = _rel_err(f(x), ref_y)
+                    if fwd is not None:  # (None: a dX variant, timed forward + dX only)
+                        f = jax.jit(fwd)
+                        t = _median_seconds(f, (x,), repeats, warmup)
+                        res.update(fwd_ms=t * 1e3, fwd_tbps=(wbytes + act_fwd) / t / 1e12,
+                                   fwd_tflops=2 * m * n * k / t / 1e12)
+                        if name == "xla":
+                            ref_y = f(x)
+                        if name.startswith("fused") and ref_y is not None:
+                            res["fwd_rel_err"] = _rel_err(f(x), ref_y)
                     if dx and both is not None:
                         g = jax.jit(both)
                         t = _median_seconds(g, (x, dy), repeats, warmup)

@@ -350,6 +350,30 @@ def test_mosaic_gpu_kernels_lower_for_hopper():
         pallas_mosaic_gpu.plan_forward(1, 128, 256, 64, np.dtype(jnp.float32))
 
 
+def test_mosaic_gpu_variants_match_reference():
+    """Every alternative config the benchmark times (`pallas_mosaic_gpu.variants`: 128-row tiles, 128-column steps,
+    deeper pipelines, A through shared memory), forward and dX, in interpret mode against the reference."""
+    n, k, m, bs = 128, 512, 5, 64
+    q = _weight(21, n, k, "nf4", bs, True)
+    rng = np.random.default_rng(8)
+    x = jnp.asarray(rng.standard_normal((m, k)), jnp.bfloat16)
+    dy = jnp.asarray(rng.standard_normal((m, n)), jnp.bfloat16)
+    y_ref, vjp_ref = jax.vjp(lambda x: _ref_forward(x, q), x)
+    (dx_ref,) = vjp_ref(dy)
+    plan = api.plans(x.shape, q, jnp.bfloat16, "pallas_mosaic_gpu")
+    fwd_variants = pallas_mosaic_gpu.variants(plan["forward"], forward=True)
+    bwd_variants = pallas_mosaic_gpu.variants(plan["backward"], forward=False)
+    assert set(fwd_variants) == {"tn=128", "kb=128", "stages=3", "A=smem"} and len(bwd_variants) == 3
+    def run(forward, backward):  # None: that pass runs the reference
+        return jax.vjp(lambda x: api.matmul_4bit_configured(x, q, backend="pallas_mosaic_gpu", forward=forward,
+                                                            backward=backward, interpret=True), x)
+
+    for cfg in fwd_variants.values():
+        assert _rel(run(cfg, None)[0], y_ref) <= 1e-2, cfg
+    for cfg in bwd_variants.values():
+        assert _rel(run(None, cfg)[1](dy)[0], dx_ref) <= 1e-2, cfg
+
+
 def test_bench_check_says_which_cases_ran_the_kernels():
     """`bench_4bit --check` on the Mosaic GPU backend: bfloat16 cases run its kernels, float32 ones fall back to the
     reference, and each row says which (so a fallback is never reported as the kernel being correct)."""

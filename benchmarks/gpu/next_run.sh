@@ -16,8 +16,8 @@
 #     3. bench: the targets' cells with the tuned plans, forward and forward+dX   -> bench_4bit.json
 #   plus env.txt (GPU, driver, jax, commit) and run.log (everything printed): 6 files (8 come back at most).
 # Other parts, for a later call: tune_rest (the other shapes and M buckets), check (float64 correctness sweep),
-# mgpu (the Mosaic GPU kernels, never run on a GPU yet: the correctness sweep, then timed beside the bf16 dot and
-# XLA's dequantize-then-dot -> bench_4bit_mgpu.json).
+# mgpu (the Mosaic GPU kernels, never run on a GPU yet: the correctness sweep, then the planned configs and their
+# variants timed beside the bf16 dot and XLA's dequantize-then-dot -> bench_4bit_mgpu.json).
 #
 # After the call: copy tuned_gpu.json to shared/kernels/matmul_4bit/tuned_gpu.json, commit every JSON under
 # benchmarks/gpu/ and update benchmarks/gpu/README.md with the measured numbers (the JSON files carry the device,
@@ -104,7 +104,7 @@ case "${1:-}" in
     tune "$(left)" 8192x8192,4096x4096,11008x4096,22016x8192 64,256,1024,16,4096 tune_rest
     ;;
   mgpu)
-    part mgpu "$(left)" python3 -m scripts.bench_4bit --backend pallas_mosaic_gpu --check \
+    part mgpu "$(left)" python3 -m scripts.bench_4bit --backend pallas_mosaic_gpu --check --variants \
       --shapes "$MGPU_SHAPES" --ms "$MGPU_MS" --json "$OUT/bench_4bit_mgpu.json"
     ;;
   check)

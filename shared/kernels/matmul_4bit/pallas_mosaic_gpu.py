@@ -133,6 +133,18 @@ def plan_backward(m: int, n: int, k: int, block_size: int, dtype: np.dtype) -> M
     return cfg
 
 
+def variants(cfg: MosaicGpuConfig, *, forward: bool) -> dict[str, MosaicGpuConfig]:
+    """Alternatives to a planned config, for the benchmark's --variants (to be timed on a GPU; none is measured
+    yet): 128 weight rows per tile (two wgmma row blocks), 128 packed columns per step, one more pipeline stage,
+    and, for the forward, the dequantized tile through shared memory instead of registers. Callers still check
+    each against the problem (`check_config`); Mosaic GPU rejects one that exceeds shared memory when lowering."""
+    out = {"tn=128": dataclasses.replace(cfg, tn=128), "kb=128": dataclasses.replace(cfg, kb=128),
+           f"stages={cfg.stages + 1}": dataclasses.replace(cfg, stages=cfg.stages + 1)}
+    if forward and cfg.a_in_registers:
+        out["A=smem"] = dataclasses.replace(cfg, tm=max(64, cfg.tm), a_in_registers=False)
+    return out
+
+
 def _swizzled(minor_elements: int, itemsize: int) -> tuple:
     """Tiling + swizzle transforms for an SMEM tile whose minor dimension holds `minor_elements`."""
     swizzle = plmgpu.find_swizzle(minor_elements * itemsize * 8, "matmul_4bit")
