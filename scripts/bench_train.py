@@ -70,6 +70,9 @@ _STEPS = flags.DEFINE_integer("steps", 5, "timed steps per side")
 _JSON = flags.DEFINE_string("json", None, "write the results here as JSON")
 _SIDE_TIMEOUT = flags.DEFINE_list("side_timeout", ["0"], "seconds each side may run (0: no limit); two values: "
                                   "ours,theirs (ours compiles: on a GPU it needs the longer one)")
+_KERNELS = flags.DEFINE_enum("kernels", None, ["xla", "pallas_gpu", "pallas_tpu", "pallas_mosaic_gpu"],
+                              "ours: the matmul_4bit backend of every 4-bit projection (default: the platform's, "
+                              "with the tuning table's routing); e.g. pallas_mosaic_gpu on a Hopper GPU")
 _ONLY = flags.DEFINE_enum("only", None, ["ours", "peft"], "internal: run one side and print its JSON")
 _PEFT_DEVICE = flags.DEFINE_enum("peft_device", "auto", ["auto", "cuda", "cpu"],
                                  "where theirs runs; auto: CUDA if ours ran on a GPU, the CPU if ours ran on a CPU, "
@@ -118,6 +121,7 @@ def _kernel_routes(net, m: int, dtype, backend: str | None = None) -> dict:
     from shared.kernels.matmul_4bit import api
     from shared.quant import QuantizedArray
 
+    measured = backend is None  # an explicit backend always runs its kernels (no tuning-table routing)
     backend = backend or api.default_backend()
     weights = [v for v in jax.tree.leaves(nnx.state(net), is_leaf=lambda v: isinstance(v, QuantizedArray))
                if isinstance(v, QuantizedArray)]
@@ -129,7 +133,7 @@ def _kernel_routes(net, m: int, dtype, backend: str | None = None) -> dict:
         if backend == "xla":
             routes[name] = {"forward": "xla", "dx": "xla"}
             continue
-        plan = api.plans((m, q.shape[1]), q, dtype, backend, measured=True)
+        plan = api.plans((m, q.shape[1]), q, dtype, backend, measured=measured)
         routes[name] = {}
         for pass_, key in (("forward", "forward"), ("dx", "backward")):
             if plan[key] is not None:
@@ -142,10 +146,15 @@ def _kernel_routes(net, m: int, dtype, backend: str | None = None) -> dict:
 
 
 def bench_ours(base: str, batch: int, seq_len: int, steps: int, *, model: str = "smollm2", dtype: str | None = None,
-               remat: bool = False, rank: int | None = None, warmup: int = WARMUP) -> dict:
+               remat: bool = False, rank: int | None = None, warmup: int = WARMUP, kernels: str | None = None) -> dict:
+    """kernels: the matmul_4bit backend for every 4-bit projection (None: the platform's, as a user gets)."""
+    import contextlib
+
     import jax
     import jax.numpy as jnp
     from flax import nnx
+
+    from shared.kernels.matmul_4bit import api
 
     from shared.lora import LoRAParam, apply_lora, count_trainable
     from shared.model import PRESETS, from_pretrained
@@ -175,12 +184,13 @@ def bench_ours(base: str, batch: int, seq_len: int, steps: int, *, model: str = 
          "loss_mask": jnp.ones((batch, seq_len), bool),
          "positions": jnp.broadcast_to(jnp.arange(seq_len, dtype=jnp.int32), (batch, seq_len))}
     times, losses = [], []
-    for i in range(warmup + steps):
-        t = time.perf_counter()
-        m = train_step(net, optimizer, b)
-        losses.append(float(m["loss"]))  # blocks until the step is done
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
+    with api.use(kernels) if kernels else contextlib.nullcontext():  # read when the step is traced (first call)
+        for i in range(warmup + steps):
+            t = time.perf_counter()
+            m = train_step(net, optimizer, b)
+            losses.append(float(m["loss"]))  # blocks until the step is done
+            if i >= warmup:
+                times.append(time.perf_counter() - t)
     stats, _ = _device_memory()
     rss = _peak_rss_bytes()
     if "peak_bytes_in_use" in stats:
@@ -194,7 +204,8 @@ def bench_ours(base: str, batch: int, seq_len: int, steps: int, *, model: str = 
             "trainable_params": count_trainable(net)[0], "platform": platform_name,
             "device": getattr(dev, "device_kind", str(dev)), "compute_dtype": dtype, "base": base, "rank": rank,
             "remat": "nothing_saveable" if remat else None,
-            "matmul_4bit": _kernel_routes(net, batch * seq_len, jnp.dtype(dtype)) if base == "nf4" else None}
+            "kernels": kernels or "platform default",
+            "matmul_4bit": _kernel_routes(net, batch * seq_len, jnp.dtype(dtype), kernels) if base == "nf4" else None}
 
 
 def _hf_model(preset: str, dtype, device: str):
@@ -346,7 +357,7 @@ def _side_args(side: str, peft_device: str) -> list[str]:
     args = [f"--only={side}", f"--model={_MODEL.value}", f"--base={_BASE.value}", f"--peft_base={peft_base}",
             f"--dtype={dtype}", f"--lora_rank={rank}", "--remat" if _REMAT.value else "--noremat",
             f"--batch={_BATCH.value}", f"--seq_len={_SEQ.value}", f"--steps={_STEPS.value}",
-            f"--peft_device={peft_device}"]
+            f"--peft_device={peft_device}"] + ([f"--kernels={_KERNELS.value}"] if _KERNELS.value else [])
     return args
 
 
@@ -410,7 +421,7 @@ def main(argv):
     if _ONLY.value:
         try:
             if _ONLY.value == "ours":
-                result = bench_ours(base, batch, seq, steps, **common)
+                result = bench_ours(base, batch, seq, steps, kernels=_KERNELS.value, **common)
             else:
                 os.environ["JAX_PLATFORMS"] = "cpu"
                 result = bench_peft(peft_base, batch, seq, steps, device=_PEFT_DEVICE.value, **common)

@@ -37,6 +37,10 @@ def test_kernel_routes_name_the_fused_configs():
     routes = bench_train._kernel_routes(net, 16, jnp.bfloat16, backend="pallas_gpu")
     assert set(routes) == {"64x64", "128x64", "64x128"}
     assert all(r[p].startswith("fused bm=") for r in routes.values() for p in ("forward", "dx")), routes
+    # --kernels pallas_mosaic_gpu: K = 64 is below its 128-column step, so those projections are named as fallbacks
+    routes = bench_train._kernel_routes(net, 16, jnp.bfloat16, backend="pallas_mosaic_gpu")
+    assert all(routes["64x128"][p].startswith("fused tn=") for p in ("forward", "dx")), routes
+    assert all(routes[s][p].startswith("xla fallback: K=64") for s in ("64x64", "128x64") for p in ("forward", "dx"))
 
 
 def test_peft_tiny_llama_bf16():

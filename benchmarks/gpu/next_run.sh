@@ -17,7 +17,8 @@
 #   plus env.txt (GPU, driver, jax, commit) and run.log (everything printed): 6 files (8 come back at most).
 # Other parts, for a later call: tune_rest (the other shapes and M buckets), check (float64 correctness sweep),
 # mgpu (the Mosaic GPU kernels, never run on a GPU yet: the correctness sweep, then the planned configs and their
-# variants timed beside the bf16 dot and XLA's dequantize-then-dot -> bench_4bit_mgpu.json).
+# variants timed beside the bf16 dot and XLA's dequantize-then-dot -> bench_4bit_mgpu.json), train_mgpu (the
+# training benchmark with ours on the Mosaic GPU kernels -> bench_train_llama7b_mgpu.json).
 #
 # After the call: copy tuned_gpu.json to shared/kernels/matmul_4bit/tuned_gpu.json, commit every JSON under
 # benchmarks/gpu/ and update benchmarks/gpu/README.md with the measured numbers (the JSON files carry the device,
@@ -74,9 +75,10 @@ BENCH_SHAPES=${BENCH_SHAPES:-8192x8192} BENCH_MS=${BENCH_MS:-1,16,4096}
 MGPU_SHAPES=${MGPU_SHAPES:-4096x4096,8192x8192} MGPU_MS=${MGPU_MS:-1,16,512,4096}
 
 train() {  # issue 4: ours (NF4 + DQ, remat; it compiles: the longer share) against transformers + peft bf16 LoRA
+  # $2: extra bench_train flags, $3: the JSON's name
   part train "$1" python3 -m scripts.bench_train --model "$TRAIN_MODEL" --dtype bfloat16 --remat --batch 1 \
-    --seq_len "$TRAIN_SEQ" --steps 5 --side_timeout $(( $1 * 5 / 8 )),$(( $1 * 3 / 8 - 10 )) \
-    --json "$OUT/bench_train_llama7b.json"
+    --seq_len "$TRAIN_SEQ" --steps 5 --side_timeout $(( $1 * 5 / 8 )),$(( $1 * 3 / 8 - 10 )) ${2:-} \
+    --json "$OUT/${3:-bench_train_llama7b}.json"
 }
 tune() {  # $1: seconds, $2: shapes, $3: Ms; winners merge into $OUT/tuned_gpu.json as they are found
   part tune "$1" python3 -m scripts.bench_4bit --tune --shapes "$2" --ms "$3" --tune_budget_s $(( $1 - 40 )) \
@@ -103,6 +105,9 @@ case "${1:-}" in
     cp shared/kernels/matmul_4bit/tuned_gpu.json "$OUT/tuned_gpu.json" 2>/dev/null || true
     tune "$(left)" 8192x8192,4096x4096,11008x4096,22016x8192 64,256,1024,16,4096 tune_rest
     ;;
+  train_mgpu)  # the same step with every 4-bit projection on the Mosaic GPU kernels
+    train "$(left)" --kernels=pallas_mosaic_gpu bench_train_llama7b_mgpu
+    ;;
   mgpu)
     part mgpu "$(left)" python3 -m scripts.bench_4bit --backend pallas_mosaic_gpu --check --variants \
       --shapes "$MGPU_SHAPES" --ms "$MGPU_MS" --json "$OUT/bench_4bit_mgpu.json"
@@ -112,7 +117,7 @@ case "${1:-}" in
       --json "$OUT/check_4bit.json"
     ;;
   *)
-    echo "usage: bash benchmarks/gpu/next_run.sh prepare|all|train|tune|bench|tune_rest|check|mgpu" >&2
+    echo "usage: bash benchmarks/gpu/next_run.sh prepare|all|train|tune|bench|tune_rest|check|mgpu|train_mgpu" >&2
     exit 2
     ;;
 esac
