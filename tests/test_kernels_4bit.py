@@ -105,6 +105,13 @@ def test_grad_through_leading_dims_and_jit():
         g_ref = jax.grad(lambda x: jnp.sum(r * _ref_forward(x, q)))(x)
         assert g.shape == x.shape
         assert _rel(g, g_ref) <= 1e-5
+    # Mosaic GPU (bfloat16 only): the same through its kernels
+    xb, rb = x.astype(jnp.bfloat16), r.astype(jnp.bfloat16)
+    loss = jax.jit(lambda x: jnp.sum(rb * matmul_4bit(x, q, backend="pallas_mosaic_gpu", interpret=True)))
+    g = jax.grad(loss)(xb)
+    g_ref = jax.grad(lambda x: jnp.sum(rb * _ref_forward(x, q)))(xb)
+    assert g.shape == x.shape and g.dtype == jnp.bfloat16
+    assert _rel(g, g_ref) <= 1e-2
 
 
 def test_weight_is_frozen():

@@ -31,8 +31,9 @@ Interpret mode (`interpret=True`): Mosaic GPU's own interpreter (`InterpretGPUPa
 barriers; uninitialised memory is NaN). Two things it does not model, and what the kernel does about them:
   * wgmma with a register operand: the forward's A goes through shared memory when interpreted
     (`MosaicGpuConfig.a_in_registers=False`); the register form is only lowered (tests lower both);
-  * a grid of several programs (jax 0.10.2: every program but the first is lost): interpreted with 1 program,
-    which then loops over all the tiles, the same code path as each program on a GPU.
+  * a grid of several programs (jax 0.10.2: with a grid of 2, the rows the second program writes stayed
+    unwritten): interpreted with 1 program, which then loops over all the tiles, the same code path as each
+    program on a GPU.
 """
 
 from __future__ import annotations
