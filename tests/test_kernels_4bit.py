@@ -63,7 +63,7 @@ CASES = [
     ("pallas_tpu", 1, 128, 256, 256, "int4", False, jnp.bfloat16),
     ("pallas_tpu", 3, 128, 2048, 1024, "nf4", True, jnp.float32),  # block_size > bk: 2 K steps per block
     # Mosaic GPU: bfloat16 only; 4 absmax blocks per K step (bs 32), 1 block over 2 steps (bs 256), 2 N tiles,
-    # token tiles of 16/32/128 (M padded); one interpreted program walks all the output tiles
+    # token tiles of 16/32/128 (M padded); 3 interpreted programs stride over 2-8 output tiles
     ("pallas_mosaic_gpu", 1, 128, 512, 64, "nf4", True, jnp.bfloat16),
     ("pallas_mosaic_gpu", 17, 64, 256, 32, "fp4", False, jnp.bfloat16),
     ("pallas_mosaic_gpu", 80, 128, 512, 256, "int4", True, jnp.bfloat16),

@@ -28,12 +28,9 @@ only (wgmma has no exact float32 mode: TF32 would miss the 1e-5 float32 toleranc
 tile `tn` (64); K/2 a multiple of `kb` (64 packed columns = 128 weights, the wgmma K step for 128-byte rows).
 
 Interpret mode (`interpret=True`): Mosaic GPU's own interpreter (`InterpretGPUParams`: simulated SMEM, TMA and
-barriers; uninitialised memory is NaN). Two things it does not model, and what the kernel does about them:
-  * wgmma with a register operand: the forward's A goes through shared memory when interpreted
-    (`MosaicGpuConfig.a_in_registers=False`); the register form is only lowered (tests lower both);
-  * a grid of several programs (jax 0.10.2: with a grid of 2, the rows the second program writes stayed
-    unwritten): interpreted with 1 program, which then loops over all the tiles, the same code path as each
-    program on a GPU.
+barriers; uninitialised memory is NaN), with `INTERPRET_PROGRAMS` programs striding over the tiles as the SMs do.
+It has no wgmma with a register operand, so there the forward's A goes through shared memory
+(`MosaicGpuConfig.a_in_registers=False`); the register form is only lowered (tests lower both).
 """
 
 from __future__ import annotations
@@ -63,6 +60,7 @@ except ImportError as e:  # pragma: no cover - depends on the jax version
 
 DTYPES = (np.dtype(jnp.bfloat16),)
 DEFAULT_PROGRAMS = 132  # an H100 SXM's SMs, when no GPU is attached (lowering from a CPU)
+INTERPRET_PROGRAMS = 3  # programs in interpret mode: several, and often not dividing the tiles (uneven strides)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,8 +180,14 @@ def _dequantize(p_ref, s_ref, *, qtype: str, block_size: int, dtype, interpret: 
     return hi, lo
 
 
-def _interpret_params(interpret: bool):
-    return InterpretGPUParams() if interpret else False
+def _launch(body, out_type, scratch_types: list, programs: int, interpret: bool):
+    """`plgpu.kernel` over a grid of `programs` (the body reads its index with `lax.axis_index("programs")`), one
+    warpgroup each, warpgroup semantics. (`pl.pallas_call` for Mosaic GPU kernels is deprecated since jax 0.10
+    and has no lowering rule in 0.11 and 0.12; `pl.program_id` in them warns from 0.12.)"""
+    return plmgpu.kernel(
+        body, out_type=out_type, scratch_types=scratch_types, grid=(programs,), grid_names=("programs",),
+        compiler_params=plmgpu.CompilerParams(lowering_semantics=plmgpu.LoweringSemantics.Warpgroup),
+        interpret=InterpretGPUParams() if interpret else False)
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "qtype", "block_size", "interpret"))
@@ -200,14 +204,14 @@ def forward(x2: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: MosaicG
     mp = xe_t.shape[1]
     m_tiles, n_tiles, steps = mp // tm, n // tn, (k // 2) // kb
     tiles = m_tiles * n_tiles
-    programs = 1 if interpret else min(num_programs(), tiles)
+    programs = min(INTERPRET_PROGRAMS if interpret else num_programs(), tiles)
     rounds = -(-tiles // programs)
     dtype = x2.dtype
     x_tf = _swizzled(tm, 2)
     a_tf = _swizzled(kb, 2)
 
-    def kernel(xe_g, xo_g, p_g, s_g, out_g, out_smem, a_hi, a_lo):
-        pid = pl.program_id(0)
+    def matmul_4bit_fwd_mgpu(xe_g, xo_g, p_g, s_g, out_g, out_smem, a_hi, a_lo):
+        pid = lax.axis_index("programs")
 
         def tile(r, carry):
             t = pid + r * programs
@@ -250,19 +254,9 @@ def forward(x2: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: MosaicG
 
         lax.fori_loop(0, rounds, tile, 0)
 
-    y_t = pl.pallas_call(
-        kernel,
-        in_specs=[pl.BlockSpec(memory_space=plmgpu.GMEM)] * 4,
-        out_specs=pl.BlockSpec(memory_space=plmgpu.GMEM),
-        out_shape=jax.ShapeDtypeStruct((n, mp), dtype),
-        scratch_shapes=[plmgpu.SMEM((tn, tm), dtype),
-                        plmgpu.SMEM((tn, kb), dtype, transforms=a_tf),
-                        plmgpu.SMEM((tn, kb), dtype, transforms=a_tf)],
-        grid=(programs,),
-        compiler_params=plmgpu.CompilerParams(lowering_semantics=plmgpu.LoweringSemantics.Warpgroup),
-        interpret=_interpret_params(interpret),
-        name="matmul_4bit_fwd_mgpu",
-    )(xe_t, xo_t, packed, stats_t)
+    y_t = _launch(matmul_4bit_fwd_mgpu, jax.ShapeDtypeStruct((n, mp), dtype),
+                  [plmgpu.SMEM((tn, tm), dtype), plmgpu.SMEM((tn, kb), dtype, transforms=a_tf),
+                   plmgpu.SMEM((tn, kb), dtype, transforms=a_tf)], programs, interpret)(xe_t, xo_t, packed, stats_t)
     return y_t.T[:m]
 
 
@@ -278,14 +272,14 @@ def backward(dy: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: Mosaic
     mp = dy_p.shape[0]
     m_tiles, k_tiles, steps = mp // tm, (k // 2) // kb, n // tn
     tiles = m_tiles * k_tiles
-    programs = 1 if interpret else min(num_programs(), tiles)
+    programs = min(INTERPRET_PROGRAMS if interpret else num_programs(), tiles)
     rounds = -(-tiles // programs)
     dtype = dy.dtype
     dy_tf = _swizzled(tn, 2)
     w_tf = _swizzled(kb, 2)
 
-    def kernel(dy_g, p_g, s_g, de_g, do_g, de_smem, do_smem, b_hi, b_lo):
-        pid = pl.program_id(0)
+    def matmul_4bit_dx_mgpu(dy_g, p_g, s_g, de_g, do_g, de_smem, do_smem, b_hi, b_lo):
+        pid = lax.axis_index("programs")
 
         def tile(r, carry):
             t = pid + r * programs
@@ -329,17 +323,8 @@ def backward(dy: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: Mosaic
         lax.fori_loop(0, rounds, tile, 0)
 
     half = jax.ShapeDtypeStruct((mp, k // 2), dtype)
-    dx_even, dx_odd = pl.pallas_call(
-        kernel,
-        in_specs=[pl.BlockSpec(memory_space=plmgpu.GMEM)] * 3,
-        out_specs=[pl.BlockSpec(memory_space=plmgpu.GMEM)] * 2,
-        out_shape=[half, half],
-        scratch_shapes=[plmgpu.SMEM((tm, kb), dtype), plmgpu.SMEM((tm, kb), dtype),
-                        plmgpu.SMEM((tn, kb), dtype, transforms=w_tf),
-                        plmgpu.SMEM((tn, kb), dtype, transforms=w_tf)],
-        grid=(programs,),
-        compiler_params=plmgpu.CompilerParams(lowering_semantics=plmgpu.LoweringSemantics.Warpgroup),
-        interpret=_interpret_params(interpret),
-        name="matmul_4bit_dx_mgpu",
-    )(dy_p, packed, stats_t)
+    dx_even, dx_odd = _launch(
+        matmul_4bit_dx_mgpu, (half, half),
+        [plmgpu.SMEM((tm, kb), dtype), plmgpu.SMEM((tm, kb), dtype), plmgpu.SMEM((tn, kb), dtype, transforms=w_tf),
+         plmgpu.SMEM((tn, kb), dtype, transforms=w_tf)], programs, interpret)(dy_p, packed, stats_t)
     return common.interleave_even_odd(dx_even, dx_odd)[:m]
