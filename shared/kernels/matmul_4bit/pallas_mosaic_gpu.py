@@ -161,8 +161,7 @@ def _stats_spec(rows: int, kb: int, block_size: int, k_tile, n_tile):
     return plmgpu.BlockSpec((1, rows), lambda s: (k_tile(s) // per, n_tile(s)))
 
 
-def _dequantize(p_ref, s_ref, *, qtype: str, block_size: int, dtype, interpret: bool) -> tuple[jax.Array,
-                                                                                              jax.Array]:
+def _dequantize(p_ref, s_ref, *, qtype: str, block_size: int, dtype, interpret: bool):
     """(W_hi, W_lo) [rows, kb] in `dtype` from a packed tile [rows, kb] and its statistics tile [nb, rows]."""
     rows, kb = p_ref.shape
     codes = p_ref[...].astype(jnp.int32)
