@@ -179,6 +179,18 @@ def _dequantize(p_ref, s_ref, *, qtype: str, block_size: int, dtype, interpret: 
     return hi, lo
 
 
+def _for_each_tile(tiles: int, programs: int, body) -> None:
+    """In a kernel over `programs` programs: program p runs body(t) for tiles t = p, p + programs, ... < tiles."""
+    pid = lax.axis_index("programs")
+
+    def loop(r, carry):
+        t = pid + r * programs
+        pl.when(t < tiles)(lambda: body(t))
+        return carry
+
+    lax.fori_loop(0, -(-tiles // programs), loop, 0)
+
+
 def _launch(body, out_type, scratch_types: list, programs: int, interpret: bool):
     """`plgpu.kernel` over a grid of `programs` (the body reads its index with `lax.axis_index("programs")`), one
     warpgroup each, warpgroup semantics. (`pl.pallas_call` for Mosaic GPU kernels is deprecated since jax 0.10
@@ -204,54 +216,45 @@ def forward(x2: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: MosaicG
     m_tiles, n_tiles, steps = mp // tm, n // tn, (k // 2) // kb
     tiles = m_tiles * n_tiles
     programs = min(INTERPRET_PROGRAMS if interpret else num_programs(), tiles)
-    rounds = -(-tiles // programs)
     dtype = x2.dtype
     x_tf = _swizzled(tm, 2)
     a_tf = _swizzled(kb, 2)
 
     def matmul_4bit_fwd_mgpu(xe_g, xo_g, p_g, s_g, out_g, out_smem, a_hi, a_lo):
-        pid = lax.axis_index("programs")
+        def tile(t):
+            ni, mi = t // m_tiles, t % m_tiles
 
-        def tile(r, carry):
-            t = pid + r * programs
+            def step(_, xe_s, xo_s, p_s, s_s, acc):
+                hi, lo = _dequantize(p_s, s_s, qtype=qtype, block_size=block_size, dtype=dtype,
+                                     interpret=interpret)
+                if a_regs:
+                    plmgpu.wgmma(acc, hi, xe_s)
+                    plmgpu.wgmma(acc, lo, xo_s)
+                else:
+                    a_hi[...] = hi
+                    a_lo[...] = lo
+                    plmgpu.commit_smem()
+                    plmgpu.wgmma(acc, a_hi, xe_s)
+                    plmgpu.wgmma(acc, a_lo, xo_s)
+                plmgpu.wgmma_wait(0)
 
-            @pl.when(t < tiles)
-            def _():
-                ni, mi = t // m_tiles, t % m_tiles
+            @functools.partial(pl.run_scoped, acc=plmgpu.ACC((tn, tm), jnp.float32))
+            def _(acc):
+                plmgpu.emit_pipeline(
+                    functools.partial(step, acc=acc), grid=(steps,), max_concurrent_steps=cfg.stages,
+                    in_specs=[
+                        plmgpu.BlockSpec((kb, tm), lambda s: (s, mi), transforms=x_tf),
+                        plmgpu.BlockSpec((kb, tm), lambda s: (s, mi), transforms=x_tf),
+                        plmgpu.BlockSpec((tn, kb), lambda s: (ni, s)),
+                        _stats_spec(tn, kb, block_size, lambda s: s, lambda s: ni),
+                    ])(xe_g, xo_g, p_g, s_g)
+                out_smem[...] = acc[...].astype(dtype)
 
-                def step(_, xe_s, xo_s, p_s, s_s, acc):
-                    hi, lo = _dequantize(p_s, s_s, qtype=qtype, block_size=block_size, dtype=dtype,
-                                         interpret=interpret)
-                    if a_regs:
-                        plmgpu.wgmma(acc, hi, xe_s)
-                        plmgpu.wgmma(acc, lo, xo_s)
-                    else:
-                        a_hi[...] = hi
-                        a_lo[...] = lo
-                        plmgpu.commit_smem()
-                        plmgpu.wgmma(acc, a_hi, xe_s)
-                        plmgpu.wgmma(acc, a_lo, xo_s)
-                    plmgpu.wgmma_wait(0)
+            plmgpu.commit_smem()
+            plmgpu.copy_smem_to_gmem(out_smem, out_g.at[pl.ds(ni * tn, tn), pl.ds(mi * tm, tm)])
+            plmgpu.wait_smem_to_gmem(0)
 
-                @functools.partial(pl.run_scoped, acc=plmgpu.ACC((tn, tm), jnp.float32))
-                def _(acc):
-                    plmgpu.emit_pipeline(
-                        functools.partial(step, acc=acc), grid=(steps,), max_concurrent_steps=cfg.stages,
-                        in_specs=[
-                            plmgpu.BlockSpec((kb, tm), lambda s: (s, mi), transforms=x_tf),
-                            plmgpu.BlockSpec((kb, tm), lambda s: (s, mi), transforms=x_tf),
-                            plmgpu.BlockSpec((tn, kb), lambda s: (ni, s)),
-                            _stats_spec(tn, kb, block_size, lambda s: s, lambda s: ni),
-                        ])(xe_g, xo_g, p_g, s_g)
-                    out_smem[...] = acc[...].astype(dtype)
-
-                plmgpu.commit_smem()
-                plmgpu.copy_smem_to_gmem(out_smem, out_g.at[pl.ds(ni * tn, tn), pl.ds(mi * tm, tm)])
-                plmgpu.wait_smem_to_gmem(0)
-
-            return carry
-
-        lax.fori_loop(0, rounds, tile, 0)
+        _for_each_tile(tiles, programs, tile)
 
     y_t = _launch(matmul_4bit_fwd_mgpu, jax.ShapeDtypeStruct((n, mp), dtype),
                   [plmgpu.SMEM((tn, tm), dtype), plmgpu.SMEM((tn, kb), dtype, transforms=a_tf),
@@ -272,54 +275,45 @@ def backward(dy: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: Mosaic
     m_tiles, k_tiles, steps = mp // tm, (k // 2) // kb, n // tn
     tiles = m_tiles * k_tiles
     programs = min(INTERPRET_PROGRAMS if interpret else num_programs(), tiles)
-    rounds = -(-tiles // programs)
     dtype = dy.dtype
     dy_tf = _swizzled(tn, 2)
     w_tf = _swizzled(kb, 2)
 
     def matmul_4bit_dx_mgpu(dy_g, p_g, s_g, de_g, do_g, de_smem, do_smem, b_hi, b_lo):
-        pid = lax.axis_index("programs")
+        def tile(t):
+            ki, mi = t // m_tiles, t % m_tiles
 
-        def tile(r, carry):
-            t = pid + r * programs
-
-            @pl.when(t < tiles)
-            def _():
-                ki, mi = t // m_tiles, t % m_tiles
-
-                def step(_, dy_s, p_s, s_s, acc_e, acc_o):
-                    hi, lo = _dequantize(p_s, s_s, qtype=qtype, block_size=block_size, dtype=dtype,
-                                         interpret=interpret)
-                    b_hi[...] = hi  # wgmma reads B only from shared memory
-                    b_lo[...] = lo
-                    plmgpu.commit_smem()
-                    plmgpu.wgmma(acc_e, dy_s, b_hi)
-                    plmgpu.wgmma(acc_o, dy_s, b_lo)
-                    plmgpu.wgmma_wait(0)
-
-                @functools.partial(pl.run_scoped, acc_e=plmgpu.ACC((tm, kb), jnp.float32),
-                                   acc_o=plmgpu.ACC((tm, kb), jnp.float32))
-                def _(acc_e, acc_o):
-                    plmgpu.emit_pipeline(
-                        functools.partial(step, acc_e=acc_e, acc_o=acc_o), grid=(steps,),
-                        max_concurrent_steps=cfg.stages,
-                        in_specs=[
-                            plmgpu.BlockSpec((tm, tn), lambda s: (mi, s), transforms=dy_tf),
-                            plmgpu.BlockSpec((tn, kb), lambda s: (s, ki)),
-                            _stats_spec(tn, kb, block_size, lambda s: ki, lambda s: s),
-                        ])(dy_g, p_g, s_g)
-                    de_smem[...] = acc_e[...].astype(dtype)
-                    do_smem[...] = acc_o[...].astype(dtype)
-
+            def step(_, dy_s, p_s, s_s, acc_e, acc_o):
+                hi, lo = _dequantize(p_s, s_s, qtype=qtype, block_size=block_size, dtype=dtype,
+                                     interpret=interpret)
+                b_hi[...] = hi  # wgmma reads B only from shared memory
+                b_lo[...] = lo
                 plmgpu.commit_smem()
-                rows, cols = pl.ds(mi * tm, tm), pl.ds(ki * kb, kb)
-                plmgpu.copy_smem_to_gmem(de_smem, de_g.at[rows, cols])
-                plmgpu.copy_smem_to_gmem(do_smem, do_g.at[rows, cols])
-                plmgpu.wait_smem_to_gmem(0)
+                plmgpu.wgmma(acc_e, dy_s, b_hi)
+                plmgpu.wgmma(acc_o, dy_s, b_lo)
+                plmgpu.wgmma_wait(0)
 
-            return carry
+            @functools.partial(pl.run_scoped, acc_e=plmgpu.ACC((tm, kb), jnp.float32),
+                               acc_o=plmgpu.ACC((tm, kb), jnp.float32))
+            def _(acc_e, acc_o):
+                plmgpu.emit_pipeline(
+                    functools.partial(step, acc_e=acc_e, acc_o=acc_o), grid=(steps,),
+                    max_concurrent_steps=cfg.stages,
+                    in_specs=[
+                        plmgpu.BlockSpec((tm, tn), lambda s: (mi, s), transforms=dy_tf),
+                        plmgpu.BlockSpec((tn, kb), lambda s: (s, ki)),
+                        _stats_spec(tn, kb, block_size, lambda s: ki, lambda s: s),
+                    ])(dy_g, p_g, s_g)
+                de_smem[...] = acc_e[...].astype(dtype)
+                do_smem[...] = acc_o[...].astype(dtype)
 
-        lax.fori_loop(0, rounds, tile, 0)
+            plmgpu.commit_smem()
+            rows, cols = pl.ds(mi * tm, tm), pl.ds(ki * kb, kb)
+            plmgpu.copy_smem_to_gmem(de_smem, de_g.at[rows, cols])
+            plmgpu.copy_smem_to_gmem(do_smem, do_g.at[rows, cols])
+            plmgpu.wait_smem_to_gmem(0)
+
+        _for_each_tile(tiles, programs, tile)
 
     half = jax.ShapeDtypeStruct((mp, k // 2), dtype)
     dx_even, dx_odd = _launch(
