@@ -414,7 +414,8 @@ def test_bench_quick_runs_on_cpu(tmp_path):
 
 def test_qlora_model_runs_through_the_kernels():
     """A 4-bit model with LoRA on all projections: every `Linear` goes through `matmul_4bit`, so the loss and the
-    adapters' gradients through each Pallas kernel (interpret mode, selected with `use`) equal the XLA path's."""
+    adapters' gradients through each Pallas kernel (interpret mode, selected with `use`) equal the XLA path's
+    (float32; and bfloat16 for the Mosaic GPU kernels)."""
     from flax import nnx
 
     from shared.kernels.matmul_4bit import use
@@ -456,6 +457,14 @@ def test_qlora_model_runs_through_the_kernels():
         assert abs(loss - loss_ref) <= 1e-5 * abs(loss_ref)
         for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref)):
             assert _rel(a, b) <= 1e-4, backend
+    # bfloat16 compute, the Mosaic GPU kernels' only dtype, against the XLA path in bfloat16
+    model.dtype = jnp.dtype(jnp.bfloat16)
+    loss_ref, g_ref, _ = run("xla")
+    loss, g, names = run("pallas_mosaic_gpu")
+    assert names == {"matmul_4bit_fwd_mgpu", "matmul_4bit_dx_mgpu"}, names
+    assert abs(loss - loss_ref) <= 1e-3 * abs(loss_ref)  # (measured equal here)
+    for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(g_ref)):
+        assert _rel(a, b) <= 1e-2
 
 
 def test_tuning_run_and_table(tmp_path):
