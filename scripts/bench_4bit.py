@@ -505,7 +505,8 @@ def tune(*, shapes=TUNE_SHAPES, ms=TUNE_MS, budget_s: float = 500.0, max_candida
                         pallas_gpu.merge_tuned(table_path, [entry])
                     log(f"{pass_:>3} {n:>6}x{k:<5} M={m:<5} best {best['us']:9.1f} us (heuristic "
                         f"{_fmt(row['heuristic_us'], '9.1f')}, bf16 {row['bf16_us']:8.1f}, XLA {row['xla_us']:8.1f}) "
-                        f"of {len(timed)}/{len(row['candidates'])}: {pallas_gpu.config_from_dict(best['config']).describe()}")
+                        f"of {len(timed)}/{len(row['candidates'])}: "
+                        f"{pallas_gpu.config_from_dict(best['config']).describe()}")
                 else:
                     log(f"{pass_:>3} {n:>6}x{k:<5} M={m:<5} no candidate ran correctly")
                 rows.append(row)

@@ -155,7 +155,6 @@ def bench_ours(base: str, batch: int, seq_len: int, steps: int, *, model: str = 
     from flax import nnx
 
     from shared.kernels.matmul_4bit import api
-
     from shared.lora import LoRAParam, apply_lora, count_trainable
     from shared.model import PRESETS, from_pretrained
     from shared.model.loading import default_hook, quantize_hook, random_model

@@ -10,8 +10,9 @@ Semantics: exactly `x @ q.dequantize(x.dtype).T` with float32 accumulation, retu
 Backends (`BACKENDS`): "xla" (reference.py), "pallas_gpu" (Pallas -> Triton, pallas_gpu.py), "pallas_tpu"
 (Pallas -> Mosaic, pallas_tpu.py), "pallas_mosaic_gpu" (Pallas -> Mosaic GPU, Hopper, bfloat16 only:
 pallas_mosaic_gpu.py, the migration path off the Triton backend that JAX 0.11 deprecated; explicit only, not yet
-run on a GPU). backend=None follows `jax.default_backend()`: gpu -> pallas_gpu, tpu -> pallas_tpu, anything
-else -> xla; with interpret=True and no GPU/TPU it picks pallas_gpu.
+run on a GPU). backend=None follows `jax.default_backend()`: gpu -> pallas_gpu (pallas_mosaic_gpu with a JAX that
+no longer has the Triton backend), tpu -> pallas_tpu, anything else -> xla; with interpret=True and no GPU/TPU it
+picks pallas_gpu.
 interpret=True runs the Pallas kernel on CPU: the GPU kernel with `interpret=True` (Pallas' generic interpreter;
 jax 0.10/0.11 have no Triton-specific one), the TPU kernel in TPU interpret mode (`pltpu.InterpretParams()`,
 which simulates VMEM, DMAs and semaphores and fills uninitialised buffers with NaN), the Mosaic GPU kernel in
@@ -26,8 +27,8 @@ Measured routing (backend=None): where the tuning table (`tuned_gpu.json`, writt
 `scripts.bench_4bit --tune`, keyed by its device kind) measured XLA's dequantize-then-dot faster than the best
 fused config for a pass, that pass runs XLA, as bitsandbytes runs large batches through a dequantized weight and
 cuBLAS. The weight is then dequantized to 16 bits for that call (a transient, one projection at a time); the
-stored weight stays 4-bit. An explicit backend="pallas_gpu" (or `use("pallas_gpu")`) always runs the fused kernels. `plans(...,
-measured=True)` says which passes are routed and why.
+stored weight stays 4-bit. An explicit backend="pallas_gpu" (or `use("pallas_gpu")`) always runs the fused
+kernels. `plans(..., measured=True)` says which passes are routed and why.
 
 Statistics: the Triton kernels read float32 absmax as stored and decode double-quantized statistics themselves;
 the TPU and Mosaic GPU kernels get float32 absmax decoded by XLA (one float per block: statistics, not the
