@@ -357,6 +357,20 @@ def test_mosaic_gpu_kernels_lower_for_hopper():
         pallas_mosaic_gpu.plan_forward(1, 128, 256, 64, np.dtype(jnp.float32))
 
 
+def test_mosaic_gpu_kernels_need_hopper(monkeypatch):
+    """On a GPU other than sm_90 (wgmma is Hopper's) the Mosaic GPU backend falls back, with its warning."""
+    q = _weight(22, 128, 256, "nf4", 64, True)
+    x = jnp.asarray(np.random.default_rng(9).standard_normal((3, 256)), jnp.bfloat16)
+    assert api.plans(x.shape, q, x.dtype, "pallas_mosaic_gpu")["forward"] is not None  # no GPU here: no check
+    monkeypatch.setattr(pallas_mosaic_gpu, "gpu_compute_capability", lambda: "10.0")
+    plan = api.plans(x.shape, q, x.dtype, "pallas_mosaic_gpu")
+    assert plan["forward"] is None and "sm_100" in plan["forward_fallback"] and "sm_100" in plan["backward_fallback"]
+    common.reset_fallback_warnings()
+    with pytest.warns(UserWarning, match="sm_100"):
+        y = matmul_4bit(x, q, backend="pallas_mosaic_gpu", interpret=True)
+    assert _rel(y, _ref_forward(x, q)) <= 1e-2
+
+
 def test_mosaic_gpu_variants_match_reference():
     """Every alternative config the benchmark times (`pallas_mosaic_gpu.variants`: 128-row tiles, 128-column steps,
     deeper pipelines, A through shared memory), forward and dX, in interpret mode against the reference."""

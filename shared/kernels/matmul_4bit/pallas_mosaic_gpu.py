@@ -23,8 +23,8 @@ the dequantized tiles are B, which wgmma reads only from shared memory, so they 
 Each kernel is persistent: a grid of one program per SM (`num_programs`), each looping over output tiles, and
 per tile a TMA pipeline (`plgpu.emit_pipeline`) over the reduction axis into a wgmma accumulator.
 
-Limits (else `UnsupportedShape`, and `matmul_4bit` falls back to the XLA reference with a warning): bfloat16 x
-only (wgmma has no exact float32 mode: TF32 would miss the 1e-5 float32 tolerance); N a multiple of the weight
+Limits (else `UnsupportedShape`, and `matmul_4bit` falls back to the XLA reference with a warning): a Hopper GPU
+(sm_90, when one is attached); bfloat16 x only (wgmma has no exact float32 mode: TF32 would miss the 1e-5 float32 tolerance); N a multiple of the weight
 tile `tn` (64); K/2 a multiple of `kb` (64 packed columns = 128 weights, the wgmma K step for 128-byte rows).
 
 Interpret mode (`interpret=True`): Mosaic GPU's own interpreter (`InterpretGPUParams`: simulated SMEM, TMA and
@@ -87,10 +87,23 @@ def num_programs() -> int:
         device = jax.devices("gpu")[0]
     except RuntimeError:
         return DEFAULT_PROGRAMS
-    return int(getattr(device, "core_count", DEFAULT_PROGRAMS) or DEFAULT_PROGRAMS)
+    return int(getattr(device, "core_count", None) or DEFAULT_PROGRAMS)
+
+
+def gpu_compute_capability() -> str | None:
+    """The attached GPU's compute capability ("9.0"), or None without one (interpret mode, lowering on a CPU)."""
+    try:
+        device = jax.devices("gpu")[0]
+    except RuntimeError:
+        return None
+    return getattr(device, "compute_capability", None)
 
 
 def _common_checks(n: int, k: int, block_size: int, dtype: np.dtype, cfg: MosaicGpuConfig) -> None:
+    cc = gpu_compute_capability()
+    if cc is not None and not str(cc).startswith("9."):
+        raise common.UnsupportedShape(f"this GPU is sm_{str(cc).replace('.', '')}: the Mosaic GPU kernels use "
+                                      "Hopper's wgmma (sm_90)")
     if np.dtype(dtype) not in DTYPES:
         raise common.UnsupportedShape(
             f"x dtype {np.dtype(dtype).name}: the Mosaic GPU kernels take bfloat16 (wgmma has no exact float32)")
