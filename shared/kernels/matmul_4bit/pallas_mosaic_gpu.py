@@ -81,22 +81,22 @@ class MosaicGpuConfig:
         return f"tn={self.tn} tm={self.tm} kb={self.kb} stages={self.stages} A={a}"
 
 
+def _gpu():
+    """The first attached GPU, or None (interpret mode, lowering on a CPU)."""
+    try:
+        return jax.devices("gpu")[0]
+    except RuntimeError:
+        return None
+
+
 def num_programs() -> int:
     """One program per SM of the GPU (DEFAULT_PROGRAMS without one)."""
-    try:
-        device = jax.devices("gpu")[0]
-    except RuntimeError:
-        return DEFAULT_PROGRAMS
-    return int(getattr(device, "core_count", None) or DEFAULT_PROGRAMS)
+    return int(getattr(_gpu(), "core_count", None) or DEFAULT_PROGRAMS)
 
 
 def gpu_compute_capability() -> str | None:
-    """The attached GPU's compute capability ("9.0"), or None without one (interpret mode, lowering on a CPU)."""
-    try:
-        device = jax.devices("gpu")[0]
-    except RuntimeError:
-        return None
-    return getattr(device, "compute_capability", None)
+    """The attached GPU's compute capability ("9.0"), or None without one."""
+    return getattr(_gpu(), "compute_capability", None)
 
 
 def _common_checks(n: int, k: int, block_size: int, dtype: np.dtype, cfg: MosaicGpuConfig) -> None:
