@@ -60,6 +60,8 @@ from shared.quant import QuantizedArray
 BACKENDS = ("xla", "pallas_gpu", "pallas_tpu", "pallas_mosaic_gpu")
 _PLATFORM_BACKEND = {"gpu": "pallas_gpu", "cuda": "pallas_gpu", "rocm": "pallas_gpu", "tpu": "pallas_tpu"}
 _BACKEND_PLATFORM = {"pallas_gpu": "gpu", "pallas_tpu": "tpu", "pallas_mosaic_gpu": "gpu"}
+# the GPU kernel modules: same planning/checking interface (plan_forward, plan_backward, check_config, IMPORT_ERROR)
+_GPU_KERNELS = {"pallas_gpu": pallas_gpu, "pallas_mosaic_gpu": pallas_mosaic_gpu}
 
 
 _SCOPE = threading.local()  # (backend, interpret, lower_only) set by `use`, read when a call passes neither
@@ -115,7 +117,7 @@ def lowering_for(platform: str, backend: str | None = None):
 
 def unavailable(backend: str) -> str | None:
     """Why this JAX cannot build a Pallas backend's kernels (its Pallas module failed to import), or None."""
-    module = {"pallas_gpu": pallas_gpu, "pallas_mosaic_gpu": pallas_mosaic_gpu}.get(backend)
+    module = _GPU_KERNELS.get(backend)
     return None if module is None else module.IMPORT_ERROR
 
 
@@ -166,8 +168,8 @@ def _plan(backend: str, m: int, n: int, k: int, q: QuantizedArray, dtype: np.dty
     configs, reasons = [], []
     for forward in (True, False):
         try:
-            if backend in ("pallas_gpu", "pallas_mosaic_gpu"):
-                module = pallas_gpu if backend == "pallas_gpu" else pallas_mosaic_gpu
+            if backend in _GPU_KERNELS:
+                module = _GPU_KERNELS[backend]
                 plan = module.plan_forward if forward else module.plan_backward
                 configs.append(plan(m, n, k, q.block_size, dtype))
             else:
@@ -323,10 +325,8 @@ def matmul_4bit_configured(x: jax.Array, q: QuantizedArray, *, backend: str, for
     for cfg, fwd in ((forward, True), (backward, False)):
         if cfg is None:
             continue
-        if name == "pallas_gpu":
-            pallas_gpu.check_config(cfg, m, n, k, q.block_size, forward=fwd, dtype=x.dtype)
-        elif name == "pallas_mosaic_gpu":
-            pallas_mosaic_gpu.check_config(cfg, m, n, k, q.block_size, forward=fwd, dtype=np.dtype(x.dtype))
+        if name in _GPU_KERNELS:
+            _GPU_KERNELS[name].check_config(cfg, m, n, k, q.block_size, forward=fwd, dtype=np.dtype(x.dtype))
         else:
             pallas_tpu.check_config(cfg, m, n, k, q.block_size, np.dtype(x.dtype).itemsize, forward=fwd)
     q = jax.tree.map(jax.lax.stop_gradient, q)
