@@ -13,6 +13,12 @@ compiled or run), with the fused 4-bit kernels the quantized projections call th
 with the Mosaic GPU kernels instead of the Triton ones), and reports under
 "lowered" the kernel custom calls, any projection that would fall back to the XLA reference, and the time taken:
 a check of the GPU/TPU program before device time is spent on it.
+--compile_for a6000,h100 compiles one step for those GPUs on this machine, without one (XLA's deviceless
+compilation through JAX's CUDA plugin, `shared.aot`; scripts/setup.sh installs the plugin): XLA's GPU compiler,
+the fused 4-bit kernels (--gpu_kernels pallas_gpu: Triton; pallas_mosaic_gpu: Mosaic GPU, h100 only) and, under
+train.host_optimizer, the optimizer state in host memory as the training loop keeps it. Reported under
+"compiled_for": that GPU's buffer assignment (device arguments, outputs, temporaries, peak; host-memory
+arguments apart). Minutes at 65B on two CPU cores.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ from shared.train.memory import Plan, compiled_step_memory, lowered_step, plan_m
 _CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py:VARIANT")
 _JSON = flags.DEFINE_string("json", None, "write the plan here")
 _XLA = flags.DEFINE_bool("xla", False, "also compile one step (abstract shapes) and report XLA's memory analysis")
+_COMPILE_FOR = flags.DEFINE_list("compile_for", [], "also compile one step for these GPUs (shared.aot.GPUS: a6000, "
+                                  "h100, a100-80gb) on this machine, without one, and report XLA:GPU's memory analysis")
+_GPU_KERNELS = flags.DEFINE_enum("gpu_kernels", "pallas_gpu", ["pallas_gpu", "pallas_mosaic_gpu"],
+                                 "the fused 4-bit kernels of --compile_for")
 _LOWER = flags.DEFINE_list("lower_for", [], "also lower one step for these platforms (cuda, mosaic_gpu, tpu) from "
                            "this machine and report its fused-kernel calls and fallbacks")
 
@@ -37,7 +47,8 @@ def plan_from_config(c) -> Plan:
     return Plan(quantize=c.model.get("quantize") or None, double_quant=c.model.get("double_quant", True),
                 storage_dtype=c.model.get("dtype", "bfloat16"), lora_targets=c.lora.targets, lora_rank=c.lora.rank,
                 batch=d.batch_size, seq_len=d.source_max_len + d.target_max_len,
-                remat=bool(t.get("remat_policy")), host_optimizer=bool(t.get("host_optimizer", False)))
+                remat=bool(t.get("remat_policy")), host_optimizer=bool(t.get("host_optimizer", False)),
+                grad_accum=int(t.get("grad_accum", 1)), max_grad_norm=float(t.get("max_grad_norm", 0.0)))
 
 
 def main(argv):
@@ -62,6 +73,13 @@ def main(argv):
         print(f"  XLA ({x['backend']}), one compiled step, optimizer state on the device:")
         for name in ("argument_bytes", "output_bytes", "alias_bytes", "temp_bytes", "peak_bytes"):
             print(f"  {name:>13} {gb(x[name])}")
+    for target in _COMPILE_FOR.value:
+        x = result.setdefault("compiled_for", {})[target] = compiled_step_memory(
+            PRESETS[c.model.preset], plan, target=target, kernels=_GPU_KERNELS.value)
+        print(f"  XLA:GPU for {x['backend']}, compiled here in {x['compile_s']:.0f} s:")
+        for name in ("argument_bytes", "output_bytes", "alias_bytes", "temp_bytes", "peak_bytes",
+                     "host_argument_bytes"):
+            print(f"  {name:>19} {gb(x[name])}")
     for platform in _LOWER.value:
         r = result.setdefault("lowered", {})[platform] = lowered_step(PRESETS[c.model.preset], plan, platform)
         print(f"  lowered for {platform} in {r['trace_s'] + r['lower_s']:.1f} s: {r['kernel_calls']} fused-kernel "

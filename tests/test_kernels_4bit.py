@@ -618,3 +618,29 @@ def test_gpu_prmt_lookup_lowers_to_inline_ptx(tmp_path):
     assert ttir.count("tt.elementwise_inline_asm") == 2 * (256 // 64)  # hi + lo per 64-column scale group
     assert "packed_element = 4" in ttir
     assert prmt.ptx("hi", "nf4").splitlines()[-2].strip() in ttir
+
+
+def test_gpu_plans_fit_the_gpu_planned_for():
+    """The Triton plans are made for an H100 and fitted to the GPU planned for (`common.for_gpu`, the attached one
+    on a device): on an H100 unchanged; on a 99 KiB-per-block sm_86 every LLaMA-shape plan's pipeline fits its
+    shared memory and rows stay at most 128 (no wgmma)."""
+    shapes = ((4096, 4096), (11008, 4096), (8192, 8192), (22016, 8192))
+    ms = (1, 16, 64, 256, 512, 4096)
+    for dtype in (jnp.bfloat16, jnp.float32):
+        for n, k in shapes:
+            for m in ms:
+                for fwd, plan in ((True, pallas_gpu.heuristic_forward), (False, pallas_gpu.heuristic_backward)):
+                    h100 = plan(m, n, k, 64, dtype)
+                    assert pallas_gpu.fit_gpu(h100, fwd, dtype) == h100
+                    assert pallas_gpu.smem_estimate(h100, fwd, dtype) <= 227 << 10
+                    with common.for_gpu((8, 6), 84):
+                        ampere = plan(m, n, k, 64, dtype)
+                    assert pallas_gpu.smem_estimate(ampere, fwd, dtype) <= 99 << 10, (m, n, k, fwd, ampere)
+                    assert ampere.bm <= 128
+    with common.for_gpu((8, 6), 84):
+        assert common.gpu_target() == common.GpuTarget((8, 6), 84, 99 << 10)
+        assert pallas_mosaic_gpu.gpu_compute_capability() == "8.6" and pallas_mosaic_gpu.num_programs() == 84
+    assert common.gpu_target() == common.H100  # no GPU here
+    # the M = 64 bf16 forward: 4 stages of x [64, 256] + codes [64, 128] = 3 x 40 KiB, as XLA asked an A6000 for
+    cfg = pallas_gpu.heuristic_forward(64, 4096, 4096, 64, jnp.bfloat16)
+    assert pallas_gpu.smem_estimate(cfg, True, jnp.bfloat16) == 122880

@@ -46,12 +46,14 @@ def test_full_finetune_counts_every_parameter():
     assert math.isclose(r["components"]["base_weights"], 2 * n)
 
 
-@pytest.mark.parametrize("quantize", ["nf4", None])
-def test_xla_sees_the_planned_weights_adapters_and_optimizer(quantize):
+@pytest.mark.parametrize("quantize,grad_accum", [("nf4", 1), (None, 1), ("nf4", 4)])
+def test_xla_sees_the_planned_weights_adapters_and_optimizer(quantize, grad_accum):
     """XLA's compiled step takes as arguments exactly what the planner counts as stored (base weights as
-    QuantizedArray.nbytes, float32 adapters, AdamW moments) plus the batch and the optimizer's step counter."""
+    QuantizedArray.nbytes, float32 adapters, AdamW moments, and under gradient accumulation the loop's MultiSteps
+    accumulator) plus the batch and the optimizer's step counters."""
     c = PRESETS["tiny-llama"]
-    plan = Plan(quantize=quantize, lora_rank=4, host_optimizer=False, batch=2, seq_len=32, storage_dtype="float32")
+    plan = Plan(quantize=quantize, lora_rank=4, host_optimizer=False, batch=2, seq_len=32, storage_dtype="float32",
+                grad_accum=grad_accum, max_grad_norm=0.3)
     planned = plan_memory(c, plan)["components"]
     xla = compiled_step_memory(c, plan)
     batch = 2 * 32 * (4 + 4 + 1 + 4)

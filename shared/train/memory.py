@@ -5,8 +5,10 @@ Components (bytes):
                  packed codes and constants), the storage dtype for everything else;
   adapters       LoRA A and B (float32);
   gradients      one float32 gradient per adapter parameter;
-  optimizer      AdamW's two float32 moments per adapter parameter (on the device, or under `host_optimizer`, in
-                 host memory: reported in `host_components` and not counted in the device total);
+  optimizer      AdamW's two float32 moments per adapter parameter, and under gradient accumulation
+                 (`grad_accum` > 1, optax.MultiSteps as the training loop) the running sum of gradients (on the
+                 device, or under `host_optimizer`, in host memory: reported in `host_components` and not counted in
+                 the device total);
   activations    what the backward pass keeps: with rematerialisation each block's input [B, T, dim] plus one
                  block's internals recomputed at a time; without it every block's internals. An estimate (the
                  formula below). XLA's own figures for a compiled step come from `compiled_step_memory`.
@@ -42,6 +44,8 @@ class Plan:
     seq_len: int = 512
     remat: bool = True
     host_optimizer: bool = True
+    grad_accum: int = 1  # > 1: optax.MultiSteps keeps a gradient accumulator in the optimizer state
+    max_grad_norm: float = 0.0  # > 0: clipping by global norm before AdamW (as the training loop's optimizer)
     full_finetune: bool = False  # 16-bit full fine-tuning: every parameter trained (the paper's >780 GB baseline)
 
 
@@ -96,8 +100,9 @@ def plan_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
                                                      targets=plan.lora_targets, rank=plan.lora_rank, alpha=16))
         trainable = count_trainable(abstract)[0]
         adapters, grad_item = 4 * trainable, 4
+    accumulator = grad_item * trainable if plan.grad_accum > 1 else 0  # MultiSteps' running sum of gradients
     components = {"base_weights": weights, "adapters": adapters, "gradients": grad_item * trainable,
-                  "optimizer": 8 * trainable, "activations": activation_bytes(config, plan)}
+                  "optimizer": 8 * trainable + accumulator, "activations": activation_bytes(config, plan)}
     host = {}
     if plan.host_optimizer:
         host["optimizer"] = components.pop("optimizer")
@@ -105,11 +110,13 @@ def plan_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
             "trainable_params": trainable, "plan": dataclasses.asdict(plan), "model": config.name}
 
 
-def abstract_step(config: ModelConfig, plan: Plan = Plan()):
+def abstract_step(config: ModelConfig, plan: Plan = Plan(), host_offload: bool = False):
     """One training step (adapters-only AdamW update, the loss over a [plan.batch, plan.seq_len] batch) as a
-    function of (state, batch), with that state and batch as abstract shapes: nothing is allocated."""
-    import optax
-
+    function of (state, batch), with that state and batch as abstract shapes: nothing is allocated. host_offload:
+    the step as the training loop runs it under `host_optimizer` (the optimizer state arrives in host memory,
+    visits the device for the update, and leaves in host memory), for a program whose optimizer-state arguments
+    are in host memory (`is_optimizer_state`)."""
+    from shared.train.optim import adamw
     from shared.train.step import train_step
 
     dtype = jnp.dtype(plan.storage_dtype)
@@ -120,7 +127,8 @@ def abstract_step(config: ModelConfig, plan: Plan = Plan()):
         model = random_model(config, param_dtype=dtype, on_tensor=hook)
         apply_lora(model, targets=plan.lora_targets, rank=plan.lora_rank, alpha=16, rngs=nnx.Rngs(1))
         model.remat = "nothing_saveable" if plan.remat else None
-        optimizer = nnx.Optimizer(model, optax.adamw(1e-4), wrt=LoRAParam)
+        tx = adamw(1e-4, max_grad_norm=plan.max_grad_norm, accumulation=plan.grad_accum)  # the loop's optimizer
+        optimizer = nnx.Optimizer(model, tx, wrt=LoRAParam)
         return model, optimizer
 
     graphdef, state = nnx.split(nnx.eval_shape(build))
@@ -130,31 +138,60 @@ def abstract_step(config: ModelConfig, plan: Plan = Plan()):
 
     def step(state, batch):
         model, optimizer = nnx.merge(graphdef, state)
-        metrics = train_step(model, optimizer, batch)
+        metrics = train_step(model, optimizer, batch, host_offload)
         return nnx.state((model, optimizer)), metrics
 
     return step, state, batch
 
 
-def compiled_step_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
-    """XLA's memory analysis of one compiled training step (`abstract_step`), from abstract shapes: nothing is
-    allocated, but the step is lowered and compiled for the default backend, so its numbers are that backend's
-    buffer assignment (XLA:CPU's on a CPU, which differs from a GPU's or a TPU's). Host offload of the optimizer
-    state is not modelled (everything is counted on the device).
+def is_optimizer_state(path: tuple) -> bool:
+    """Whether a key path of `abstract_step`'s state leads to the optimizer state (AdamW's moments and count)."""
+    return any(getattr(k, "key", getattr(k, "name", None)) == "opt_state" for k in path)
 
-    {"argument_bytes": weights + adapters + optimizer state + batch, "output_bytes", "alias_bytes" (outputs that
-     reuse argument buffers), "temp_bytes" (activations and other scratch), "peak_bytes": argument + output -
-     alias + temp, "backend": the platform compiled for}.
+
+def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str | None = None,
+                         kernels: str = "pallas_gpu") -> dict:
+    """XLA's memory analysis of one compiled training step (`abstract_step`), from abstract shapes: nothing is
+    allocated.
+
+    target=None: compiled for this machine's default backend (XLA:CPU's buffer assignment on a CPU, which differs
+    from a GPU's); the optimizer state is counted on the device even under `host_optimizer`.
+    target="a6000", "h100", ... (`shared.aot.GPUS`): compiled by XLA's GPU compiler for that GPU, on this machine
+    without one (`shared.aot`), with the quantized projections through the fused 4-bit `kernels` ("pallas_gpu":
+    Triton; "pallas_mosaic_gpu": Mosaic GPU, Hopper only) and, under `plan.host_optimizer`, the optimizer state
+    in host memory as the training loop keeps it (reported under "host_argument_bytes").
+
+    {"argument_bytes": weights + adapters + optimizer state (unless in host memory) + batch, "output_bytes",
+     "alias_bytes" (outputs that reuse the donated argument buffers), "temp_bytes" (activations, gradients and
+     other scratch), "peak_bytes": argument + output - alias + temp, "host_argument_bytes", "host_output_bytes",
+     "host_temp_bytes", "backend": what it was compiled for, "compile_s"}.
     """
-    step, state, batch = abstract_step(config, plan)
-    compiled = jax.jit(step, donate_argnums=0).lower(state, batch).compile()
-    m = compiled.memory_analysis()
-    if m is None:
-        raise RuntimeError(f"XLA on {jax.default_backend()} gives no memory analysis for a compiled step")
-    out = {"argument_bytes": int(m.argument_size_in_bytes), "output_bytes": int(m.output_size_in_bytes),
-           "alias_bytes": int(m.alias_size_in_bytes), "temp_bytes": int(m.temp_size_in_bytes)}
-    out["peak_bytes"] = out["argument_bytes"] + out["output_bytes"] - out["alias_bytes"] + out["temp_bytes"]
-    out["backend"] = jax.default_backend()
+    import time
+
+    from shared import aot
+    from shared.kernels.matmul_4bit import api, common
+
+    host_offload = bool(target) and plan.host_optimizer
+    step, state, batch = abstract_step(config, plan, host_offload=host_offload)
+    t0 = time.perf_counter()
+    if target is None:
+        compiled = jax.jit(step, donate_argnums=0).lower(state, batch).compile()
+        backend = jax.default_backend()
+    else:
+        if kernels not in api._GPU_KERNELS:
+            raise ValueError(f"kernels must be one of {sorted(api._GPU_KERNELS)}, got {kernels!r}")
+        if kernels == "pallas_mosaic_gpu" and aot.spec(target).compute_capability != (9, 0):
+            raise ValueError(f"the Mosaic GPU kernels need a Hopper GPU (sm_90); {target} is "
+                             f"sm_{''.join(map(str, aot.spec(target).compute_capability))}")
+        args = (aot.abstract(target, state, host=is_optimizer_state if host_offload else lambda p: False),
+                aot.abstract(target, batch))
+        gpu = aot.spec(target)
+        with api.use(kernels, lower_only=True), common.for_gpu(gpu.compute_capability, gpu.sms):
+            compiled = aot.compile_for(target, step, args, donate_argnums=0)
+        backend = f"{target} ({aot.spec(target).description}, XLA:GPU deviceless, {kernels} kernels)"
+    out = aot.memory_stats(compiled)
+    out["backend"] = backend
+    out["compile_s"] = round(time.perf_counter() - t0, 1)
     return out
 
 

@@ -311,10 +311,14 @@ def matmul_4bit_configured(x: jax.Array, q: QuantizedArray, *, backend: str, for
                            interpret: bool = False) -> jax.Array:
     """`matmul_4bit` with explicit kernel configs (a `GpuConfig`/`TpuConfig`/`MosaicGpuConfig`, or None for the
     reference) instead of the planned ones: for tuning and benchmarks. Configs are checked; an unsupported one raises
-    UnsupportedShape instead of falling back."""
+    UnsupportedShape instead of falling back. Inside `use(backend, lower_only=True)` (the same backend) it traces
+    for that backend's platform without its device, as `matmul_4bit` does there."""
     x = jnp.asarray(x)
     common.check_common(x, q)
-    name = resolve_backend(backend, interpret)
+    scoped = getattr(_SCOPE, "value", None)
+    # inside `use(backend, lower_only=True)` for this backend: traced to be compiled for its platform elsewhere
+    lower_only = scoped is not None and scoped[0] == backend and scoped[2] and not interpret
+    name = resolve_backend(backend, interpret, lower_only)
     if name == "xla":
         raise ValueError("matmul_4bit_configured needs a Pallas backend")
     reason = common.kernel_support(x, q)

@@ -18,7 +18,10 @@ the two nibbles' values in registers instead and keeps x and dX in natural order
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
+import threading
 import warnings
 from typing import Any
 
@@ -132,3 +135,59 @@ def largest_pow2_divisor(n: int, cap: int) -> int:
 def next_pow2(n: int) -> int:
     """The smallest power of two >= n (1 for n <= 1)."""
     return 1 << max(0, math.ceil(math.log2(max(n, 1))))
+
+
+# ---- the GPU the kernels are planned for ----
+
+@dataclasses.dataclass(frozen=True)
+class GpuTarget:
+    """The GPU whose limits the GPU kernels' plans respect: compute capability (None: no GPU known, plans made for
+    an H100), streaming multiprocessors, and shared memory one block may use (CUDA's opt-in maximum)."""
+
+    compute_capability: tuple[int, int] | None
+    sms: int
+    smem_per_block: int
+
+    @property
+    def has_wgmma(self) -> bool:
+        """Hopper's warpgroup MMA (sm_90); unknown counts as an H100."""
+        return self.compute_capability is None or self.compute_capability[0] == 9
+
+
+# bytes of shared memory per block by compute capability (CUDA programming guide, "compute capabilities" table);
+# others (sm_75, sm_86, sm_89, sm_120, ...) 99 KiB or less
+_SMEM_PER_BLOCK = {(8, 0): 163 << 10, (8, 7): 163 << 10, (9, 0): 227 << 10, (10, 0): 227 << 10, (10, 3): 227 << 10}
+H100 = GpuTarget(None, 132, 227 << 10)
+_TARGET = threading.local()
+
+
+def smem_per_block(compute_capability: tuple[int, int]) -> int:
+    return _SMEM_PER_BLOCK.get(tuple(compute_capability), 99 << 10)
+
+
+@contextlib.contextmanager
+def for_gpu(compute_capability: tuple[int, int], sms: int):
+    """Within this block, the GPU kernels are planned for this GPU instead of the attached one (or an H100): for
+    compiling for a GPU this machine does not have (`shared.aot`)."""
+    previous = getattr(_TARGET, "value", None)
+    _TARGET.value = GpuTarget(tuple(compute_capability), int(sms), smem_per_block(compute_capability))
+    try:
+        yield
+    finally:
+        _TARGET.value = previous
+
+
+def gpu_target() -> GpuTarget:
+    """The GPU to plan for: the one `for_gpu` names, else the first attached GPU, else (no GPU: interpret mode,
+    lowering on a CPU) an H100 with its compute capability left unknown."""
+    scoped = getattr(_TARGET, "value", None)
+    if scoped is not None:
+        return scoped
+    try:
+        device = jax.devices("gpu")[0]
+    except RuntimeError:
+        return H100
+    cc = getattr(device, "compute_capability", None)
+    cc = tuple(int(v) for v in str(cc).split(".")[:2]) if cc else None
+    return GpuTarget(cc, int(getattr(device, "core_count", 0) or H100.sms),
+                     smem_per_block(cc) if cc else H100.smem_per_block)

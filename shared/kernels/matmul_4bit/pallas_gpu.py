@@ -149,8 +149,36 @@ def check_config(cfg: GpuConfig, m: int, n: int, k: int, block_size: int, forwar
 
 
 def _num_sms() -> int:
-    device = jax.devices()[0]
-    return int(getattr(device, "core_count", 0) or 132) if device.platform == "gpu" else 132
+    return common.gpu_target().sms
+
+
+def smem_estimate(cfg: GpuConfig, forward: bool, dtype) -> int:
+    """Shared memory of a kernel's software pipeline: num_stages - 1 buffers of the tiles one reduction step loads
+    (forward: x [bm, bk] and the packed codes [bn, bk/2]; dX: dY [bm, bn] and the codes [bn, bk/2]). XLA's Triton
+    asked an RTX A6000 (sm_86) for exactly this at the M = 64 forward plan, 120 KiB of its 99 KiB
+    (`shared.kernels.matmul_4bit.aot_check`)."""
+    item = np.dtype(dtype).itemsize
+    a = cfg.bm * (cfg.bk if forward else cfg.bn) * item
+    return (cfg.num_stages - 1) * (a + cfg.bn * cfg.bk // 2)
+
+
+def fit_gpu(cfg: GpuConfig, forward: bool, dtype) -> GpuConfig:
+    """A plan made for Hopper, fitted to the GPU planned for (`common.gpu_target`): without wgmma (Ampere, Ada)
+    row tiles of at most 128 (the dX kernel at bm = 256 spilled 232 bytes on sm_86), then fewer pipeline stages,
+    narrower row tiles and K tiles until its shared memory fits. On an H100 every plan fits unchanged."""
+    target = common.gpu_target()
+    if not target.has_wgmma and cfg.bm > 128:
+        cfg = dataclasses.replace(cfg, bm=128)
+    while smem_estimate(cfg, forward, dtype) > target.smem_per_block:
+        if cfg.num_stages > 2:
+            cfg = dataclasses.replace(cfg, num_stages=cfg.num_stages - 1)
+        elif cfg.bm > 16:
+            cfg = dataclasses.replace(cfg, bm=cfg.bm // 2)
+        elif cfg.bk > 64:
+            cfg = dataclasses.replace(cfg, bk=cfg.bk // 2)
+        else:
+            break
+    return cfg
 
 
 def _split_for(programs: int, extent: int, span: int, num_sms: int, max_split: int | None = None) -> int:
@@ -215,6 +243,7 @@ def heuristic_forward(m: int, n: int, k: int, block_size: int, dtype, *, num_sms
             if -(-m // cfg.bm) * (n // cfg.bn) >= num_sms * 7 // 8:
                 break
             cfg = dataclasses.replace(cfg, **smaller) if cfg.bm >= smaller.get("bm", 0) else cfg
+    cfg = fit_gpu(cfg, True, dtype)
     check_config(cfg, m, n, k, block_size, forward=True, dtype=dtype)
     return cfg
 
@@ -253,6 +282,7 @@ def heuristic_backward(m: int, n: int, k: int, block_size: int, dtype, *, num_sm
         if programs * cfg.split_n >= num_sms or cfg.bk // 2 < max(32, min(64, block_size)):
             break
         cfg = dataclasses.replace(cfg, bk=cfg.bk // 2)
+    cfg = fit_gpu(cfg, False, dtype)
     check_config(cfg, m, n, k, block_size, forward=False, dtype=dtype)
     return cfg
 

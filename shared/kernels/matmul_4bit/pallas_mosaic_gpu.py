@@ -59,7 +59,6 @@ except ImportError as e:  # pragma: no cover - depends on the jax version
     IMPORT_ERROR = f"jax {jax.__version__} has no Pallas Mosaic GPU backend ({e})"
 
 DTYPES = (np.dtype(jnp.bfloat16),)
-DEFAULT_PROGRAMS = 132  # an H100 SXM's SMs, when no GPU is attached (lowering from a CPU)
 INTERPRET_PROGRAMS = 3  # programs in interpret mode: several, and often not dividing the tiles (uneven strides)
 
 
@@ -81,22 +80,15 @@ class MosaicGpuConfig:
         return f"tn={self.tn} tm={self.tm} kb={self.kb} stages={self.stages} A={a}"
 
 
-def _gpu():
-    """The first attached GPU, or None (interpret mode, lowering on a CPU)."""
-    try:
-        return jax.devices("gpu")[0]
-    except RuntimeError:
-        return None
-
-
 def num_programs() -> int:
-    """One program per SM of the GPU (DEFAULT_PROGRAMS without one)."""
-    return int(getattr(_gpu(), "core_count", None) or DEFAULT_PROGRAMS)
+    """One program per SM of the GPU planned for (`common.gpu_target`: an H100's 132 without one)."""
+    return common.gpu_target().sms
 
 
 def gpu_compute_capability() -> str | None:
-    """The attached GPU's compute capability ("9.0"), or None without one."""
-    return getattr(_gpu(), "compute_capability", None)
+    """The compute capability ("9.0") of the GPU planned for (`common.gpu_target`), or None without one."""
+    cc = common.gpu_target().compute_capability
+    return None if cc is None else f"{cc[0]}.{cc[1]}"
 
 
 def _common_checks(n: int, k: int, block_size: int, dtype: np.dtype, cfg: MosaicGpuConfig) -> None:

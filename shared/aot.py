@@ -1,0 +1,217 @@
+"""Compile for a GPU this machine does not have: XLA's deviceless ahead-of-time compilation.
+
+JAX's CUDA plugin builds a compile-only GPU topology from a description of the GPU (an XLA GpuTargetConfigProto:
+compute capability, SMs, shared memory, memory size), with no GPU, driver or CUDA runtime. A program jitted with
+shardings on its devices goes through XLA's real GPU compiler: fusion, scheduling, buffer assignment, the Pallas
+Triton kernels through XLA's Triton, the Mosaic GPU kernels through the Mosaic GPU compiler, PTX, ptxas. Nothing
+can run. What it gives, before any device time: that a program compiles for that GPU; XLA's memory analysis of it
+(device bytes of the arguments, outputs and temporaries, and host-memory arguments apart); and ptxas' report of
+each Mosaic GPU kernel (registers, spills).
+
+    from shared import aot
+    compiled = aot.compile_for("a6000", f, aot.abstract("a6000", args))
+    aot.memory_stats(compiled)     # {"argument_bytes", ..., "peak_bytes", "host_argument_bytes", ...}
+
+The plugin is three pip packages (jax-cuda12-plugin and jax-cuda12-pjrt of the installed jaxlib's version, and
+nvidia-cuda-nvcc-cu12 for ptxas and libdevice), which scripts/setup.sh installs with `pip --target` into
+.venv/gpu-aot, off the import path: on a machine without a GPU a CUDA plugin on the path makes every `import jax`
+print its failed CUDA checks. `plugin()` puts that folder (or $REPRO_GPU_AOT_PATH) on the path when first asked
+and registers the plugin with JAX; a JAX that already has its CUDA plugin (a GPU machine) uses that one.
+
+The GPU descriptions (`GPUS`) are the vendors' published figures. XLA's memory analysis depends on the compute
+capability (which kernels and fusions exist) and not on the memory size, which XLA uses only to schedule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import importlib.util
+import os
+import pathlib
+import re
+import sys
+from typing import Any, Callable
+
+import jax
+
+_DEFAULT_PATH = pathlib.Path(__file__).resolve().parents[1] / ".venv" / "gpu-aot"
+
+
+@dataclasses.dataclass(frozen=True)
+class GpuSpec:
+    description: str  # the device kind the driver reports
+    compute_capability: tuple[int, int]
+    sms: int
+    smem_per_sm: int  # bytes
+    smem_per_block_optin: int
+    l2_bytes: int
+    memory_bytes: int
+    bandwidth: float  # bytes/s
+    clock_ghz: float
+    threads_per_sm: int
+    fp32_per_sm: int
+
+    def target_config(self) -> str:
+        """The GpuTargetConfigProto in text format, as the CUDA plugin's topology takes it."""
+        major, minor = self.compute_capability
+        return (
+            "gpu_device_info {\n"
+            "  threads_per_block_limit: 1024\n  threads_per_warp: 32\n  shared_memory_per_block: 49152\n"
+            f"  shared_memory_per_core: {self.smem_per_sm}\n  threads_per_core_limit: {self.threads_per_sm}\n"
+            f"  core_count: {self.sms}\n  fpus_per_core: {self.fp32_per_sm}\n"
+            "  block_dim_limit_x: 2147483647\n  block_dim_limit_y: 65535\n  block_dim_limit_z: 65535\n"
+            f"  memory_bandwidth: {int(self.bandwidth)}\n  l2_cache_size: {self.l2_bytes}\n"
+            f"  clock_rate_ghz: {self.clock_ghz}\n  device_memory_size: {self.memory_bytes}\n"
+            f"  shared_memory_per_block_optin: {self.smem_per_block_optin}\n"
+            f"  cuda_compute_capability {{ major: {major} minor: {minor} }}\n"
+            "  registers_per_core_limit: 65536\n  registers_per_block_limit: 65536\n"
+            "}\n"
+            f'platform_name: "CUDA"\ndevice_description_str: "{self.description}"\n')
+
+
+GiB = 1 << 30
+GPUS = {
+    # the GPU of issue 3's kernel targets and of the Mosaic GPU kernels (wgmma)
+    "h100": GpuSpec("NVIDIA H100 80GB HBM3", (9, 0), 132, 228 << 10, 227 << 10, 50 << 20, 80 * GiB, 3.35e12, 1.98,
+                    2048, 128),
+    "a100-80gb": GpuSpec("NVIDIA A100-SXM4-80GB", (8, 0), 108, 164 << 10, 163 << 10, 40 << 20, 80 * GiB, 2.039e12,
+                         1.41, 2048, 64),
+    # a 48 GB GPU, as in QLoRA's "65B on a single 48GB GPU"
+    "a6000": GpuSpec("NVIDIA RTX A6000", (8, 6), 84, 100 << 10, 99 << 10, 6 << 20, 48 * GiB, 768e9, 1.80, 1536, 128),
+}
+
+
+def spec(target: str) -> GpuSpec:
+    if target not in GPUS:
+        raise ValueError(f"unknown GPU target {target!r}; known: {', '.join(GPUS)}")
+    return GPUS[target]
+
+
+def _has_cuda_plugin() -> bool:
+    try:
+        return importlib.util.find_spec("jax_plugins.xla_cuda12") is not None
+    except ModuleNotFoundError:  # no jax_plugins namespace package at all
+        return False
+
+
+@functools.cache
+def plugin() -> str | None:
+    """Makes JAX's CUDA plugin available for compile-only topologies; returns why it cannot be, or None."""
+    from jax._src import xla_bridge as xb
+
+    if not _has_cuda_plugin():
+        path = pathlib.Path(os.environ.get("REPRO_GPU_AOT_PATH", _DEFAULT_PATH))
+        if not (path / "jax_plugins" / "xla_cuda12").is_dir():
+            return (f"JAX's CUDA plugin is not installed in {path} (scripts/setup.sh puts it there; or pip install "
+                    f"--target {path} --no-deps jax-cuda12-plugin=={jax.__version__} "
+                    f"jax-cuda12-pjrt=={jax.__version__} nvidia-cuda-nvcc-cu12)")
+        jax.devices()  # this machine's backends first, without the plugin: it only compiles, it never runs here
+        sys.path.insert(0, str(path))
+        importlib.invalidate_caches()
+        # registered late, for compile-only topologies: skip the CUDA runtime version checks, which need a GPU
+        os.environ.setdefault("JAX_SKIP_CUDA_CONSTRAINTS_CHECK", "1")
+        try:
+            importlib.import_module("jax_plugins.xla_cuda12").initialize()
+        except Exception as e:  # noqa: BLE001 - reported to the caller with the cause
+            return f"JAX's CUDA plugin in {path} failed to register: {type(e).__name__}: {e}"
+        # the host side of a Mosaic GPU kernel links against this runtime; jax.experimental.mosaic.gpu points
+        # the compiler at it only when the plugin was on the path at its import
+        runtime = path / "jax_cuda12_plugin" / "libmosaic_gpu_runtime.so"
+        if runtime.exists():
+            os.environ.setdefault("MOSAIC_GPU_RUNTIME_LIB_PATH", str(runtime))
+    else:
+        xb._discover_and_register_pjrt_plugins()  # a GPU machine's plugin registers itself here
+    if "cuda" not in xb._topology_factories:
+        return "JAX's CUDA plugin registered no topology factory (a jaxlib / plugin version mismatch?)"
+    return None
+
+
+def unavailable() -> str | None:
+    """Why deviceless GPU compilation is not possible here, or None."""
+    return plugin()
+
+
+@functools.cache
+def mesh(target: str) -> jax.sharding.Mesh:
+    """A one-device mesh on a compile-only `target` GPU."""
+    from jax.experimental import topologies
+
+    why = plugin()
+    if why:
+        raise RuntimeError(why)
+    topology = topologies.get_topology_desc(platform="cuda", topology="1x1x1",
+                                            target_config=spec(target).target_config())
+    return topologies.make_mesh(topo=topology, mesh_shape=(1,), axis_names=("x",))
+
+
+def sharding(target: str, memory_kind: str | None = None) -> jax.sharding.NamedSharding:
+    """Replicated on the target's one device; memory_kind "pinned_host" for arrays kept in host memory."""
+    return jax.sharding.NamedSharding(mesh(target), jax.sharding.PartitionSpec(), memory_kind=memory_kind)
+
+
+def abstract(target: str, tree: Any, host: Callable[[tuple], bool] = lambda path: False) -> Any:
+    """`tree`'s arrays (or shape/dtype structs) as abstract arguments on the target GPU: in device memory, or in
+    pinned host memory where `host(key_path)` is true."""
+    device, pinned = sharding(target), sharding(target, "pinned_host")
+    return jax.tree_util.tree_map_with_path(
+        lambda path, a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=pinned if host(path) else device), tree)
+
+
+def compile_for(target: str, fn: Callable, args: tuple, *, donate_argnums=(), **jit_kwargs) -> Any:
+    """`jax.jit(fn).lower(*args).compile()` for `target`, whose arguments are `abstract(target, ...)`."""
+    spec(target)
+    return jax.jit(fn, donate_argnums=donate_argnums, **jit_kwargs).lower(*args).compile()
+
+
+def memory_stats(compiled) -> dict:
+    """XLA's memory analysis of a compiled program: device bytes of arguments, outputs, outputs that reuse donated
+    argument buffers (alias), temporaries, and the peak they add up to (argument + output - alias + temp); the
+    host-memory arguments and outputs apart (nonzero only where a program keeps arrays in host memory)."""
+    m = compiled.memory_analysis()
+    if m is None:
+        raise RuntimeError("XLA gives no memory analysis for this compiled program")
+    out = {"argument_bytes": int(m.argument_size_in_bytes), "output_bytes": int(m.output_size_in_bytes),
+           "alias_bytes": int(m.alias_size_in_bytes), "temp_bytes": int(m.temp_size_in_bytes)}
+    out["peak_bytes"] = out["argument_bytes"] + out["output_bytes"] - out["alias_bytes"] + out["temp_bytes"]
+    out["host_argument_bytes"] = int(getattr(m, "host_argument_size_in_bytes", 0))
+    out["host_output_bytes"] = int(getattr(m, "host_output_size_in_bytes", 0))
+    out["host_temp_bytes"] = int(getattr(m, "host_temp_size_in_bytes", 0))
+    return out
+
+
+def ptxas() -> str:
+    """The ptxas that compiles for the target (nvidia-cuda-nvcc-cu12's, beside the plugin), to rerun with -v."""
+    import shutil
+
+    plugin()
+    for root in [pathlib.Path(os.environ.get("REPRO_GPU_AOT_PATH", _DEFAULT_PATH))] + [pathlib.Path(p)
+                                                                                    for p in sys.path if p]:
+        candidate = root / "nvidia" / "cuda_nvcc" / "bin" / "ptxas"
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which("ptxas")
+    if found is None:
+        raise RuntimeError("no ptxas: install nvidia-cuda-nvcc-cu12 (scripts/setup.sh puts it in .venv/gpu-aot)")
+    return found
+
+
+_PTXAS_ENTRY = re.compile(r"Compiling entry function '(\w+)' for '(\w+)'")
+_PTXAS_SPILL = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
+_PTXAS_REGS = re.compile(r"Used (\d+) registers")
+
+
+def ptxas_report(text: str) -> list[dict]:
+    """The kernels in a ptxas -v log: [{"kernel", "arch", "registers", "stack_bytes", "spill_stores",
+    "spill_loads"}]."""
+    kernels: list[dict] = []
+    for line in text.splitlines():
+        if m := _PTXAS_ENTRY.search(line):
+            kernels.append({"kernel": m.group(1), "arch": m.group(2)})
+        elif kernels and (m := _PTXAS_SPILL.search(line)):
+            kernels[-1].update(stack_bytes=int(m.group(1)), spill_stores=int(m.group(2)),
+                               spill_loads=int(m.group(3)))
+        elif kernels and (m := _PTXAS_REGS.search(line)):
+            kernels[-1]["registers"] = int(m.group(1))
+    return kernels
