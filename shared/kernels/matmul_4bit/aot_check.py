@@ -187,9 +187,14 @@ def main(argv: list[str] | None = None) -> None:
     shapes = [tuple(int(v) for v in s.split("x")) for s in a.shapes.split(",")]
     rows = run(a.target, a.backend, shapes, [int(m) for m in a.ms.split(",")], a.variants)
     if a.json:
+        from shared.tracking.tracker import commit_label, hardware
+
+        meta = {"jax": jax.__version__, "target": a.target, "gpu": aot.spec(a.target).description,
+                "backend": a.backend, "git_commit": commit_label(), "compiled_on": hardware(),
+                "date": time.strftime("%Y-%m-%d"), "command": "python -m shared.kernels.matmul_4bit.aot_check " +
+                " ".join(argv if argv is not None else __import__("sys").argv[1:])}
         with open(a.json, "w") as f:
-            json.dump({"jax": jax.__version__, "target": a.target, "gpu": aot.spec(a.target).description,
-                       "rows": rows}, f, indent=1)
+            json.dump({**meta, "rows": rows}, f, indent=1)
             f.write("\n")
 
 
