@@ -85,6 +85,13 @@ def main(argv):
         print(f"  lowered for {platform} in {r['trace_s'] + r['lower_s']:.1f} s: {r['kernel_calls']} fused-kernel "
               f"calls, {len(r['fallbacks'])} fallbacks" + "".join(f"\n    {w}" for w in r["fallbacks"]))
     if _JSON.value:
+        import sys
+        import time
+
+        from shared.tracking.tracker import commit_label, hardware
+
+        result["provenance"] = {"command": "python -m scripts.plan_memory " + " ".join(sys.argv[1:]),
+                                "git_commit": commit_label(), "machine": hardware(), "date": time.strftime("%Y-%m-%d")}
         with open(_JSON.value, "w") as f:
             json.dump(result, f, indent=2)
             f.write("\n")
