@@ -107,6 +107,13 @@ def plugin() -> str | None:
             return (f"JAX's CUDA plugin is not installed in {path} (scripts/setup.sh puts it there; or pip install "
                     f"--target {path} --no-deps jax-cuda12-plugin=={jax.__version__} "
                     f"jax-cuda12-pjrt=={jax.__version__} nvidia-cuda-nvcc-cu12)")
+        import jaxlib
+
+        versions = sorted(d.name.removeprefix("jax_cuda12_plugin-").removesuffix(".dist-info")
+                          for d in path.glob("jax_cuda12_plugin-*.dist-info"))
+        if versions != [jaxlib.__version__]:
+            return (f"JAX's CUDA plugin in {path} is version {', '.join(versions) or '?'}, jaxlib is "
+                    f"{jaxlib.__version__}: rerun scripts/setup.sh (requirements-gpu-aot.txt pins it)")
         jax.devices()  # this machine's backends first, without the plugin: it only compiles, it never runs here
         sys.path.insert(0, str(path))
         importlib.invalidate_caches()
