@@ -178,17 +178,17 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str |
         compiled = jax.jit(step, donate_argnums=0).lower(state, batch).compile()
         backend = jax.default_backend()
     else:
+        gpu = aot.spec(target)
         if kernels not in api._GPU_KERNELS:
             raise ValueError(f"kernels must be one of {sorted(api._GPU_KERNELS)}, got {kernels!r}")
-        if kernels == "pallas_mosaic_gpu" and aot.spec(target).compute_capability != (9, 0):
+        if kernels == "pallas_mosaic_gpu" and gpu.compute_capability != (9, 0):
             raise ValueError(f"the Mosaic GPU kernels need a Hopper GPU (sm_90); {target} is "
-                             f"sm_{''.join(map(str, aot.spec(target).compute_capability))}")
+                             f"sm_{''.join(map(str, gpu.compute_capability))}")
         args = (aot.abstract(target, state, host=is_optimizer_state if host_offload else lambda p: False),
                 aot.abstract(target, batch))
-        gpu = aot.spec(target)
         with api.use(kernels, lower_only=True), common.for_gpu(gpu.compute_capability, gpu.sms):
             compiled = aot.compile_for(target, step, args, donate_argnums=0)
-        backend = f"{target} ({aot.spec(target).description}, XLA:GPU deviceless, {kernels} kernels)"
+        backend = f"{target} ({gpu.description}, XLA:GPU deviceless, {kernels} kernels)"
     out = aot.memory_stats(compiled)
     out["backend"] = backend
     out["compile_s"] = round(time.perf_counter() - t0, 1)
