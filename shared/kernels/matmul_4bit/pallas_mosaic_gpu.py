@@ -4,7 +4,8 @@ Why a second GPU kernel: JAX deprecated the Pallas Triton backend in 0.11.0 (low
 Pallas Triton backend is deprecated and will be removed in a future JAX version ... please migrate to the Mosaic
 GPU backend"; still present in 0.12.0.1). `pallas_gpu.py` (Triton) stays the default GPU kernel, the one
 measured on an H100; this file is the migration path, selected with backend="pallas_mosaic_gpu". It is checked
-in Mosaic GPU's interpret mode on CPU and lowered for sm_90 from CPU; it has not run on a GPU yet.
+in Mosaic GPU's interpret mode on CPU and compiled for sm_90a on CPU by Mosaic GPU's compiler and ptxas
+(`shared.aot`, `aot_check.py`: no spills, the forward's wgmma fed from registers); it has not run on a GPU yet.
 
 Notation as in `common`: x [M, K], packed uint8 [N, K/2] (column 2j in the HIGH nibble of byte j), float32
 absmax [N, K/bs] (double-quantized statistics decoded by XLA first: one float per block), and the even/odd split
