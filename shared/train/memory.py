@@ -169,7 +169,7 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str |
     import time
 
     from shared import aot
-    from shared.kernels.matmul_4bit import api, common
+    from shared.kernels.matmul_4bit import api
 
     host_offload = bool(target) and plan.host_optimizer
     step, state, batch = abstract_step(config, plan, host_offload=host_offload)
@@ -186,7 +186,7 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str |
                              f"sm_{''.join(map(str, gpu.compute_capability))}")
         args = (aot.abstract(target, state, host=is_optimizer_state if host_offload else lambda p: False),
                 aot.abstract(target, batch))
-        with api.use(kernels, lower_only=True), common.for_gpu(gpu.compute_capability, gpu.sms):
+        with api.compiling_for(gpu, kernels):
             compiled = aot.compile_for(target, step, args, donate_argnums=0)
         backend = f"{target} ({gpu.description}, XLA:GPU deviceless, {kernels} kernels)"
     out = aot.memory_stats(compiled)

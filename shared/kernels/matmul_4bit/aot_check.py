@@ -22,6 +22,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -117,7 +118,7 @@ def compile_case(target: str, backend: str, n: int, k: int, m: int, *, forward=N
     common.reset_fallback_warnings()
     with tempfile.TemporaryDirectory() as xla_dir, tempfile.TemporaryDirectory() as mosaic_dir, \
             warnings.catch_warnings(record=True) as caught, _mosaic_dump(mosaic_dir), \
-            api.use(backend, lower_only=True), common.for_gpu(gpu.compute_capability, gpu.sms):
+            api.compiling_for(gpu, backend):
         warnings.simplefilter("always")
         t0 = time.perf_counter()
         try:
@@ -143,7 +144,7 @@ def run(target: str = "h100", backend: str = "pallas_mosaic_gpu", shapes=SHAPES,
         for m in ms:
             cases = [(None, None, "planned")]
             if variants and backend == "pallas_mosaic_gpu":
-                with common.for_gpu(aot.spec(target).compute_capability, aot.spec(target).sms):
+                with api.compiling_for(aot.spec(target), backend):
                     plan = api.plans((m, k), q, jnp.bfloat16, backend)
                 for fwd in (True, False):
                     cfg = plan["forward" if fwd else "backward"]
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
         meta = {"jax": jax.__version__, "target": a.target, "gpu": aot.spec(a.target).description,
                 "backend": a.backend, "git_commit": commit_label(), "compiled_on": hardware(),
                 "date": time.strftime("%Y-%m-%d"), "command": "python -m shared.kernels.matmul_4bit.aot_check " +
-                " ".join(argv if argv is not None else __import__("sys").argv[1:])}
+                " ".join(argv if argv is not None else sys.argv[1:])}
         with open(a.json, "w") as f:
             json.dump({**meta, "rows": rows}, f, indent=1)
             f.write("\n")

@@ -115,6 +115,15 @@ def lowering_for(platform: str, backend: str | None = None):
         yield
 
 
+@contextlib.contextmanager
+def compiling_for(gpu: Any, backend: str = "pallas_gpu"):
+    """Compile for a GPU this machine lacks (`shared.aot`; `gpu` has `compute_capability` and `sms`, e.g. an
+    `aot.GpuSpec`): within this block, calls that pass no backend trace `backend`'s kernels without their device
+    (`use(..., lower_only=True)`), planned for that GPU (`common.for_gpu`)."""
+    with use(backend, lower_only=True), common.for_gpu(gpu.compute_capability, gpu.sms):
+        yield
+
+
 def unavailable(backend: str) -> str | None:
     """Why this JAX cannot build a Pallas backend's kernels (its Pallas module failed to import), or None."""
     module = _GPU_KERNELS.get(backend)
