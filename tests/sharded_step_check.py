@@ -2,9 +2,14 @@
 
     python tests/sharded_step_check.py DATA,FSDP,TENSOR [DATA,FSDP,TENSOR ...]
 
+Three bases: float, NF4 through the XLA reference, and NF4 through the fused Triton kernels in Pallas' interpreter
+(which XLA cannot partition: on a mesh they run per device under shard_map, `matmul_4bit.MeshAxes`); the kernels'
+calls are counted at trace time, so a run that silently used the reference fails.
 One process for all the meshes: the single-device reference is computed once per base type. Each mesh prints
 `mesh D,F,T: OK` or `mesh D,F,T: FAILED` with the mismatch, and the exit status is 1 if any failed.
 """
+import collections
+import contextlib
 import os
 import sys
 
@@ -16,12 +21,28 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
+from shared.kernels.matmul_4bit import api, pallas_gpu  # noqa: E402
 from shared.lora import LoRAParam, apply_lora  # noqa: E402
 from shared.model import PRESETS, Transformer  # noqa: E402
 from shared.model.loading import quantize_hook  # noqa: E402
 from shared.train import train_step  # noqa: E402
 from shared.train.data import SyntheticBatches  # noqa: E402
 from shared.train.sharding import make_mesh, shard_batch, shard_model  # noqa: E402
+
+
+KERNEL_CALLS = collections.Counter()
+
+
+def _counted(name):
+    kernel = getattr(pallas_gpu, name)
+
+    def traced(*args, **kwargs):
+        KERNEL_CALLS[name] += 1
+        return kernel(*args, **kwargs)
+    return traced
+
+
+pallas_gpu.forward, pallas_gpu.backward = _counted("forward"), _counted("backward")
 
 
 def run(mesh, quantized):
@@ -49,19 +70,30 @@ def run(mesh, quantized):
 assert len(jax.devices()) == 8
 meshes = [tuple(int(a) for a in arg.split(",")) for arg in sys.argv[1:]]
 failed = set()
-for quantized in (False, True):
-    ref_losses, ref_adapters = run(None, quantized)
+for base in ("float", "nf4", "nf4-kernels"):
+    kernels = base == "nf4-kernels"
+
+    def step(mesh):
+        jax.clear_caches()  # traced afresh: `use` is read when a step is traced
+        before = sum(KERNEL_CALLS.values())
+        with api.use("pallas_gpu", interpret=True) if kernels else contextlib.nullcontext():
+            out = run(mesh, base != "float")
+        if kernels and sum(KERNEL_CALLS.values()) == before:
+            raise AssertionError("the fused kernels were not traced")
+        return out
+
+    ref_losses, ref_adapters = step(None)
     for shape in meshes:
         data_, fsdp_, tensor_ = shape
-        losses, adapters = run(make_mesh(data=data_, fsdp=fsdp_, tensor=tensor_), quantized)
         try:
+            losses, adapters = step(make_mesh(data=data_, fsdp=fsdp_, tensor=tensor_))
             np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
             jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), adapters, ref_adapters)
         except AssertionError as e:
             failed.add(shape)
-            print(f"mesh {data_},{fsdp_},{tensor_} quantized={quantized}: mismatch\n{e}", flush=True)
+            print(f"mesh {data_},{fsdp_},{tensor_} base={base}: mismatch\n{e}", flush=True)
         else:
-            print(f"mesh {data_},{fsdp_},{tensor_} quantized={quantized}: sharded losses {losses} == single-device "
+            print(f"mesh {data_},{fsdp_},{tensor_} base={base}: sharded losses {losses} == single-device "
                   f"{ref_losses}", flush=True)
 for shape in meshes:
     print(f"mesh {','.join(map(str, shape))}: {'FAILED' if shape in failed else 'OK'}")

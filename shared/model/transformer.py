@@ -29,14 +29,16 @@ from shared.quant import QuantizedArray
 _NEG_INF = -1e30  # finite, so a fully masked row (a padding query) gives a uniform softmax instead of NaN
 
 
-def linear(x: jax.Array, weight, bias=None) -> jax.Array:
+def linear(x: jax.Array, weight, bias=None, mesh=None) -> jax.Array:
     """x @ weight.T (+ bias) for a weight in [out, in] layout, computed in x's dtype with float32 accumulation.
 
     A 4-bit `QuantizedArray` weight goes through `shared.kernels.matmul_4bit`: the fused Pallas kernel on a GPU or
-    TPU (forward and dX, the weight never materialised in 16 bits), the XLA reference (dequantize, then dot) on CPU.
+    TPU (forward and dX, the weight never materialised in 16 bits), the XLA reference (dequantize, then dot) on CPU;
+    `mesh` (a `matmul_4bit.MeshAxes`) says how x and the weight are split over a device mesh, where the kernels
+    run per device.
     """
     if isinstance(weight, QuantizedArray):
-        y = matmul_4bit(x, weight)
+        y = matmul_4bit(x, weight, mesh=mesh)
     else:
         y = jax.lax.dot_general(x, weight.astype(x.dtype), (((x.ndim - 1,), (1,)), ((), ())),
                                 preferred_element_type=jnp.float32).astype(x.dtype)
@@ -52,12 +54,13 @@ class Linear(nnx.Module):
         self.weight = nnx.Param(init(rngs.params(), (out_features, in_features), param_dtype))
         self.bias = nnx.Param(jnp.zeros((out_features,), param_dtype)) if bias else None
         self.lora = nnx.data(None)  # data, not static: apply_lora attaches a module here later
-        # y -> y with a sharding constraint on the output, set by shared.train.sharding when the model is placed
-        # on a mesh; None: GSPMD propagates alone.
+        # set by shared.train.sharding when the model is placed on a mesh (None: one device, GSPMD alone):
+        # y -> y with a sharding constraint on the output, and how a 4-bit weight's fused kernels split over it
         self.constrain_output = None
+        self.kernel_mesh = None
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        y = linear(x, self.weight.get_value(), None if self.bias is None else self.bias[...])
+        y = linear(x, self.weight.get_value(), None if self.bias is None else self.bias[...], self.kernel_mesh)
         y = y if self.lora is None else y + self.lora(x)
         return y if self.constrain_output is None else self.constrain_output(y)
 

@@ -9,6 +9,6 @@ Note: `shared.kernels.matmul_4bit` the attribute is the function (re-exported by
 modules of this package with `from shared.kernels.matmul_4bit import api, pallas_gpu, ...`.
 """
 
-from shared.kernels.matmul_4bit.api import BACKENDS, default_backend, matmul_4bit, plans, use
+from shared.kernels.matmul_4bit.api import BACKENDS, MeshAxes, default_backend, matmul_4bit, plans, use
 
-__all__ = ["BACKENDS", "default_backend", "matmul_4bit", "plans", "use"]
+__all__ = ["BACKENDS", "MeshAxes", "default_backend", "matmul_4bit", "plans", "use"]

@@ -34,6 +34,14 @@ Statistics: the Triton kernels read float32 absmax as stored and decode double-q
 the TPU and Mosaic GPU kernels get float32 absmax decoded by XLA (one float per block: statistics, not the
 weight).
 
+On a device mesh (`mesh=MeshAxes(...)`, set on every 4-bit projection by `shared.train.sharding.shard_model`): a
+Pallas kernel is one custom call that XLA's SPMD partitioner cannot split (XLA:TPU refuses to compile a Mosaic
+kernel with sharded operands: "Mosaic kernels cannot be automatically partitioned. Please wrap the call in a
+shard_map"), so each pass runs per device under `jax.shard_map`: x's rows split over the batch axes, the weight's
+out rows (and its statistics, decoded to float32 by XLA first) over the features axis, the dX of a features-split
+weight summed over that axis (`psum`). Each device plans its kernels for its own block. The reference path is
+left to GSPMD.
+
 Gradients (`jax.custom_vjp` on the fused path): the forward is the fused kernel; dX = dY @ W is a second fused
 kernel over the same codes, so no dequantized weight exists in either pass. The weight is frozen: `jax.grad`
 with respect to x works; with respect to q it raises (its codes are uint8: jax.grad refuses integer inputs)
@@ -255,7 +263,73 @@ def _fused_bwd(plan: _Plan, q: QuantizedArray, dy: jax.Array):
 _fused.defvjp(_fused_fwd, _fused_bwd)
 
 
-def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, interpret: bool = False) -> jax.Array:
+@dataclasses.dataclass(frozen=True)
+class MeshAxes:
+    """Where `matmul_4bit`'s operands live on a device mesh: x's leading (batch) axis split over the mesh axes
+    `batch`, the weight's out rows over the mesh axis `features` (None: replicated). An axis of the problem that
+    its mesh axes do not divide stays whole, as in `shared.train.sharding`."""
+
+    mesh: jax.sharding.Mesh
+    batch: tuple[str, ...] = ()
+    features: str | None = None
+
+    def _divides(self, axes: tuple[str, ...], size: int) -> tuple[str, ...] | None:
+        parts = math.prod(self.mesh.shape[a] for a in axes)
+        return axes if axes and parts > 1 and size % parts == 0 else None
+
+    def split(self, lead: int, n: int) -> tuple[tuple[str, ...] | None, str | None, int, int]:
+        """(mesh axes of x's rows or None, mesh axis of the weight's rows or None, row parts, feature parts) for
+        an x whose leading axis is `lead` and a weight of `n` rows."""
+        rows = self._divides(tuple(self.batch), lead)
+        feats = self._divides((self.features,), n) if self.features else None
+        return (rows, feats and feats[0], math.prod(self.mesh.shape[a] for a in rows or ()),
+                math.prod(self.mesh.shape[a] for a in feats or ()))
+
+
+def _per_device_weight(q: QuantizedArray, n_local: int) -> QuantizedArray:
+    """q with float32 statistics (double quantization decoded by XLA: its nested blocks run across rows, so they
+    do not split with them) and the metadata of one device's block of `n_local` rows: shard_map hands each device
+    these leaves split by rows, rebuilt with this (static) metadata."""
+    return dataclasses.replace(q, absmax=common.float_absmax(q), nested_absmax=None, offset=None,
+                               nested_block_size=None, shape=(n_local, q.shape[1]))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _fused_sharded(plan: _Plan, layout: tuple, x2: jax.Array, q: QuantizedArray) -> jax.Array:
+    return _fused_sharded_fwd(plan, layout, x2, q)[0]
+
+
+def _specs(layout: tuple, q: QuantizedArray):
+    mesh, rows, feats = layout
+    P = jax.sharding.PartitionSpec
+    return P(rows, None), dataclasses.replace(q, packed=P(feats, None), absmax=P(feats, None)), P(rows, feats)
+
+
+def _fused_sharded_fwd(plan: _Plan, layout: tuple, x2: jax.Array, q: QuantizedArray):
+    x_spec, q_spec, y_spec = _specs(layout, q)
+    y = jax.shard_map(lambda x, w: _fused_fwd(plan, x, w)[0], mesh=layout[0], in_specs=(x_spec, q_spec),
+                      out_specs=y_spec, check_vma=False)(x2, q)
+    return y, q
+
+
+def _fused_sharded_bwd(plan: _Plan, layout: tuple, q: QuantizedArray, dy: jax.Array):
+    x_spec, q_spec, y_spec = _specs(layout, q)
+    feats = layout[2]
+
+    def per_device(g, w):
+        dx = _fused_bwd(plan, w, g)[0]  # this device's rows of W: a partial sum when W's rows are split
+        return jax.lax.psum(dx, feats) if feats else dx
+
+    dx = jax.shard_map(per_device, mesh=layout[0], in_specs=(y_spec, q_spec), out_specs=x_spec,
+                       check_vma=False)(dy, q)
+    return dx, None
+
+
+_fused_sharded.defvjp(_fused_sharded_fwd, _fused_sharded_bwd)
+
+
+def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, interpret: bool = False,
+                mesh: MeshAxes | None = None) -> jax.Array:
     """x @ q.dequantize(x.dtype).T for x [..., K] and a 2-D QuantizedArray q [N, K]; returns [..., N] in x.dtype.
 
     Args:
@@ -265,6 +339,8 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, 
       backend: None (follow the platform), "xla", "pallas_gpu", "pallas_tpu" or "pallas_mosaic_gpu".
       interpret: run the Pallas kernel in interpret mode (on CPU).
       (With neither given, an enclosing `use(backend, interpret)` block decides.)
+      mesh: how x and q are laid out on a device mesh (`MeshAxes`); the fused kernels then run per device.
+        None: one device, or left to XLA (which cannot split a fused kernel).
     Raises TypeError/ValueError for a non-QuantizedArray, a non-2-D weight, mismatched K, a non-float x or an
     unknown backend, or a Pallas backend without its device and without interpret=True.
     """
@@ -283,22 +359,38 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, 
     x2 = x.reshape(m, k)
     q = jax.tree.map(jax.lax.stop_gradient, q)  # frozen base weight, on every path
     if name == "xla" or m == 0:  # (an empty x needs no kernel)
-        y = reference.matmul(x2, q)
+        return reference.matmul(x2, q).reshape(*lead, n)
+    rows, feats, row_parts, feat_parts = (None, None, 1, 1) if mesh is None else mesh.split(x.shape[0], n)
+    if (rows or feats) and common.kernel_support(x, q) is None:  # per device, under shard_map
+        local = _per_device_weight(q, n // feat_parts)
+        plan = _planned(name, interpret, measured, (m // row_parts, k), local, x.dtype, per_device=True)
+        y = reference.matmul(x2, q) if plan is None else _fused_sharded(plan, (mesh.mesh, rows, feats), x2, local)
     else:
-        fwd_cfg, bwd_cfg, why_fwd, why_bwd = _plan(name, m, n, k, q, np.dtype(x.dtype))
-        if why_fwd is not None:
-            both = why_bwd is not None
-            reason = why_fwd if why_bwd in (None, why_fwd) else f"{why_fwd}; dX kernel: {why_bwd}"
-            common.warn_fallback(name if both else name + " forward", x.shape, q, x.dtype, reason)
-        elif why_bwd is not None:
-            common.warn_fallback(name + " dX", x.shape, q, x.dtype, why_bwd)
-        if measured:
-            fwd_cfg, bwd_cfg, _, _ = _measured_routes(name, m, q, np.dtype(x.dtype), fwd_cfg, bwd_cfg)
-        if fwd_cfg is None and bwd_cfg is None:
-            y = reference.matmul(x2, q)
-        else:
-            y = _fused(_Plan(name, bool(interpret), fwd_cfg, bwd_cfg), x2, q)
+        plan = _planned(name, interpret, measured, x.shape, q, x.dtype)
+        y = reference.matmul(x2, q) if plan is None else _fused(plan, x2, q)
     return y.reshape(*lead, n)
+
+
+def _planned(name: str, interpret: bool, measured: bool, x_shape: tuple[int, ...], q: QuantizedArray, dtype: Any,
+             *, per_device: bool = False) -> _Plan | None:
+    """The kernels for an x of `x_shape` and q (None: both passes run the reference), after a one-time warning for
+    each pass that falls back."""
+    n, k = q.shape
+    m = math.prod(x_shape[:-1])
+    dtype = np.dtype(dtype)
+    fwd_cfg, bwd_cfg, why_fwd, why_bwd = _plan(name, m, n, k, q, dtype)
+    where = " (per device)" if per_device else ""
+    if why_fwd is not None:
+        both = why_bwd is not None
+        reason = why_fwd if why_bwd in (None, why_fwd) else f"{why_fwd}; dX kernel: {why_bwd}"
+        common.warn_fallback((name if both else name + " forward") + where, x_shape, q, dtype, reason)
+    elif why_bwd is not None:
+        common.warn_fallback(name + " dX" + where, x_shape, q, dtype, why_bwd)
+    if measured:
+        fwd_cfg, bwd_cfg, _, _ = _measured_routes(name, m, q, dtype, fwd_cfg, bwd_cfg)
+    if fwd_cfg is None and bwd_cfg is None:
+        return None
+    return _Plan(name, bool(interpret), fwd_cfg, bwd_cfg)
 
 
 def plans(x_shape: tuple[int, ...], q: QuantizedArray, dtype: Any, backend: str, *,
