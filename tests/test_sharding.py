@@ -47,3 +47,36 @@ def test_sharded_check_reports_every_mesh(sharded_check):
 def test_mesh_shape_errors():
     with pytest.raises(ValueError, match="do not divide"):
         make_mesh(data=3, fsdp=1, tensor=1, devices=[object()] * 4)
+
+
+def _train(workdir, steps, devices, mesh=None):
+    """scripts.train on the tiny config with `devices` simulated CPU devices; its (step, loss) and eval losses."""
+    import json
+    import os
+
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "WANDB_MODE": "disabled",
+           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    cmd = [sys.executable, "-m", "scripts.train", "--config=papers/qlora/configs/guanaco.py:tiny",
+           f"--workdir={workdir}", f"--config.train.steps={steps}", "--config.train.checkpoint_every=3"]
+    if mesh:
+        cmd += [f"--config.mesh.{axis}={size}" for axis, size in zip(("data", "fsdp", "tensor"), mesh)]
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    return ({r["step"]: r["loss"] for r in rows if "loss" in r},
+            {r["step"]: r["eval_loss"] for r in rows if "eval_loss" in r}, out.stdout)
+
+
+@pytest.mark.slow
+def test_training_loop_on_a_mesh_equals_one_device(tmp_path):
+    """scripts.train on 8 devices as a (2, 2, 2) mesh (model, adapters, optimizer state and batches placed by
+    shared.train.sharding) gives the one-device run's losses, including across a resume from a sharded checkpoint
+    (a first run stopped at step 3, then the same command with more steps)."""
+    one, one_eval, _ = _train(tmp_path / "one", 6, devices=1)
+    _train(tmp_path / "mesh", 3, devices=8, mesh=(2, 2, 2))
+    losses, evals, stdout = _train(tmp_path / "mesh", 6, devices=8, mesh=(2, 2, 2))
+    assert "mesh: {'data': 2, 'fsdp': 2, 'tensor': 2} over 8 devices" in stdout
+    assert sorted(losses) == sorted(one) == list(range(1, 7))
+    for step in one:
+        assert losses[step] == pytest.approx(one[step], rel=1e-5), step
+    assert evals[6] == pytest.approx(one_eval[6], rel=1e-5)  # (the first run also evaluated at its end, step 3)

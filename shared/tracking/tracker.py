@@ -98,17 +98,20 @@ def _jsonable(value):
 
 
 class Tracker:
-    """Logs metrics to W&B (best effort) and to metrics.jsonl (always)."""
+    """Logs metrics to W&B (best effort) and to metrics.jsonl (always), from the primary process only."""
 
     def __init__(self, workdir, *, project: str = "llm-repro", entity: str | None = None, name: str | None = None,
-                 tags=(), config: Mapping[str, Any] | None = None, job_type: str = "train", mode: str | None = None):
+                 tags=(), config: Mapping[str, Any] | None = None, job_type: str = "train", mode: str | None = None,
+                 primary: bool = True):
+        """primary=False (a multi-host job's other processes): records nothing, so one run is logged once."""
+        self.primary = primary
         self.workdir = pathlib.Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.workdir / "metrics.jsonl"
         self._warned: set[str] = set()
         self.run = None
         self._run_id: str | None = None
-        self.mode = mode or choose_mode()
+        self.mode = (mode or choose_mode()) if primary else "disabled"
         record = {"config": dict(config or {}), "git_commit": git_commit(), "hardware": hardware()}
         if self.mode != "disabled":
             self.run = self._start(project, entity, name, list(tags), record, job_type)
@@ -150,6 +153,8 @@ class Tracker:
         return self._run_id
 
     def log(self, step: int, metrics: Mapping[str, Any]):
+        if not self.primary:
+            return
         row = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
         try:
             with open(self.metrics_path, "a") as f:

@@ -7,6 +7,12 @@ attach LoRA, build the data iterator, the optimizer and the tracker; resume from
 Exact resume: the checkpoint holds the adapters, the optimizer state, the dropout RNG state, the data iterator's
 position and the step, so rerunning the same command after a kill continues with exactly the batches and random
 numbers the uninterrupted run would have used (bitwise on CPU).
+
+Devices: with more than one (a multi-GPU machine, a TPU VM, a pod slice after `jax.distributed.initialize`), the
+model, adapters and optimizer state are placed on a (data, fsdp, tensor) mesh over all of them (`config.mesh`;
+default: every device on "data") by `shared.train.sharding`, and each batch is split over it. Every process reads
+the same global batches (the iterators are deterministic) and supplies its own devices' rows. Process 0 alone
+writes metrics.jsonl, config.json and the W&B run; checkpoints are written by all processes together (Orbax).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from shared.model.loading import default_hook, quantize_hook, random_model
 from shared.tracking import Tracker
 from shared.train.checkpoint import Checkpointer, abstract
 from shared.train.optim import adamw, schedule, warmup_steps
+from shared.train.sharding import make_mesh, shard_batch, shard_model, shard_optimizer
 from shared.train.step import eval_step, offload_optimizer, train_step
 
 
@@ -82,6 +89,14 @@ def make_optimizer(model, config):
                weight_decay=t.get("weight_decay", 0.0), max_grad_norm=t.get("max_grad_norm", 0.0),
                accumulation=t.get("grad_accum", 1))
     return nnx.Optimizer(model, tx, wrt=LoRAParam), lr
+
+
+def training_mesh(config):
+    """The (data, fsdp, tensor) mesh over all devices that `config.mesh` asks for (default: all on "data"), or None
+    on one device."""
+    if jax.device_count() == 1:
+        return None
+    return make_mesh(**dict(config.get("mesh") or {}))
 
 
 def restore_adapters(workdir) -> tuple[int, object]:
@@ -141,16 +156,26 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
     batches and optionally a function returning the evaluation batches. `stop_after` (tests) ends the process-level
     run early, as a kill would, without a final checkpoint."""
     workdir = pathlib.Path(workdir)
+    primary = jax.process_index() == 0
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")  # for export_adapter
+    if primary:
+        (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")  # for export_adapter
     t = config.train
+    mesh = training_mesh(config)
     model, tokenizer = build_model(config)
     attach_lora(model, config)
     model.remat = t.get("remat_policy")
+    if mesh is not None:
+        shard_model(model, mesh)  # before the optimizer: its state is created beside each adapter
+        print(f"mesh: {dict(mesh.shape)} over {mesh.size} devices, {jax.process_count()} process(es)")
+    place = (lambda b: {k: jnp.asarray(v) for k, v in b.items()}) if mesh is None else (
+        lambda b: shard_batch(b, mesh))
     print(describe_trainable(model))
 
     batches, eval_batches = make_data(config, tokenizer)
     optimizer, lr = make_optimizer(model, config)
+    if mesh is not None:
+        shard_optimizer(optimizer, mesh)
     host_offload = bool(t.get("host_optimizer", False))
 
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=t.get("keep_checkpoints", 3))
@@ -165,7 +190,8 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
         print(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
 
     tracker = Tracker(workdir, project=config.get("wandb_project", "llm-repro"), entity=config.get("wandb_entity"),
-                      name=config.get("name"), tags=list(config.get("tags", [])), config=config.to_dict())
+                      name=config.get("name"), tags=list(config.get("tags", [])), config=config.to_dict(),
+                      primary=primary)
     micro = t.get("grad_accum", 1)
     last: dict = {}
     bar = tqdm(range(start, t.steps), initial=start, total=t.steps, desc="train", unit="step")
@@ -174,7 +200,7 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
         metrics = {}
         for m in range(micro):
             batch = next(batches)
-            metrics = train_step(model, optimizer, {k: jnp.asarray(v) for k, v in batch.items()}, host_offload)
+            metrics = train_step(model, optimizer, place(batch), host_offload)
             loss = float(metrics["loss"])
             if not math.isfinite(loss):
                 if t.get("skip_nonfinite", False):
@@ -192,7 +218,7 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
             bar.set_postfix(loss=f"{last['loss']:.4f}")
             tick, tokens = now, 0.0
         if eval_batches is not None and (done % t.get("eval_every", 10**9) == 0 or done == t.steps):
-            ev = evaluate(model, eval_batches())
+            ev = evaluate(model, eval_batches(), place)
             tracker.log(done, ev)
             last.update(ev)
         if done % t.get("checkpoint_every", 100) == 0 or done == t.steps:
@@ -205,14 +231,15 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
     return last
 
 
-def evaluate(model, batches) -> dict:
+def evaluate(model, batches, place: Callable[[dict], dict] | None = None) -> dict:
     """Token-weighted loss and perplexity over the evaluation batches, with dropout off (`model.eval()`; the model is
-    put back in training mode afterwards)."""
+    put back in training mode afterwards). `place` puts a batch on the devices (default: the default device)."""
+    place = place or (lambda b: {k: jnp.asarray(v) for k, v in b.items()})
     total = tokens = 0.0
     model.eval()
     try:
         for batch in batches:
-            out = eval_step(model, {k: jnp.asarray(v) for k, v in batch.items()})
+            out = eval_step(model, place(batch))
             total += float(out["loss_sum"])
             tokens += float(out["tokens"])
     finally:
@@ -223,7 +250,7 @@ def evaluate(model, batches) -> dict:
 
 def _peak_memory() -> int:
     """Peak accelerator memory in use; on CPU (no device statistics), the process's peak resident memory."""
-    stats = jax.devices()[0].memory_stats() or {}
+    stats = jax.local_devices()[0].memory_stats() or {}
     if "peak_bytes_in_use" in stats:
         return int(stats["peak_bytes_in_use"])
     import resource

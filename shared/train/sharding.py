@@ -11,8 +11,10 @@ Rules (GSPMD propagates everything else):
     Without it, XLA (jax 0.10.2 on CPU, Shardy and GSPMD alike) computed wrong gradients on a mesh with all three
     axes > 1: three chained dots x @ Wup.T @ Wdown.T @ E.T, x batch-sharded and both W over (tensor, fsdp), gave a
     dX off by 100% with a correct forward (tests/test_sharding.py, the 2x2x2 mesh). Constraining the activations
-    makes every mesh shape tried exact (constraining the inputs instead does not); it also pins the layout GSPMD would otherwise guess (FSDP: weights gathered
-    for the product, activations split by batch).
+    makes every mesh shape tried exact (constraining the inputs instead does not); it also pins the layout GSPMD
+    would otherwise guess (FSDP: weights gathered for the product, activations split by batch);
+  * the fused 4-bit kernels, which XLA cannot partition, run per device under shard_map with the same split
+    (`Linear.kernel_mesh`, from `kernel_mesh`): x's rows over ("data", "fsdp"), the weight's rows over "tensor".
 Each rule only shards an axis whose size the mesh axis divides; otherwise that axis stays replicated.
 `initialize_distributed()` starts multi-host JAX (TPU pods, multi-node GPU) when the environment asks for it.
 """
@@ -27,6 +29,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from shared.kernels.matmul_4bit import api as matmul_4bit_api
 from shared.quant import QuantizedArray
 
 AXES = ("data", "fsdp", "tensor")
@@ -103,14 +106,41 @@ def shard_model(model, mesh: Mesh):
         flat[path] = var.replace(placed)
     nnx.update(model, nnx.from_flat_state(flat))
     constrain = functools.partial(constrain_batch, mesh)
+    kernels = kernel_mesh(mesh)
     for _, module in nnx.iter_graph(model):
         if isinstance(module, nnx.Module) and hasattr(module, "constrain_output"):
             module.constrain_output = constrain
+            module.kernel_mesh = kernels
     return model
 
 
+def shard_optimizer(optimizer, mesh: Mesh):
+    """Places the optimizer state on the mesh (in place): moments created beside a sharded adapter keep its
+    sharding; anything else (the step count, a schedule's state) is replicated over the mesh."""
+    flat = []
+    for path, var in nnx.to_flat_state(nnx.state(optimizer, nnx.OptState)):
+        value = var.get_value()
+        sharding = getattr(value, "sharding", None)
+        if hasattr(value, "shape") and not (isinstance(sharding, NamedSharding) and sharding.mesh == mesh):
+            value = jax.device_put(value, NamedSharding(mesh, P()))
+        flat.append((path, var.replace(value)))
+    nnx.update(optimizer, nnx.from_flat_state(flat))
+    return optimizer
+
+
+def kernel_mesh(mesh: Mesh) -> matmul_4bit_api.MeshAxes:
+    """How the fused 4-bit kernels split over the mesh, by the rules above: rows of x over ("data", "fsdp"), a
+    4-bit weight's out rows over "tensor" (XLA cannot partition a Pallas kernel; `matmul_4bit` runs it per
+    device under shard_map)."""
+    return matmul_4bit_api.MeshAxes(mesh, batch=("data", "fsdp"), features="tensor")
+
+
 def shard_batch(batch: dict, mesh: Mesh) -> dict:
-    """Batch axis over ("data", "fsdp"); the rest replicated."""
-    return {k: jax.device_put(v, NamedSharding(mesh, _fit(mesh, np.shape(v), (("data", "fsdp"),)
-                                                            + (None,) * (np.ndim(v) - 1))))
-            for k, v in batch.items()}
+    """Batch axis over ("data", "fsdp"); the rest replicated. `batch` is the global batch (numpy), the same in every
+    process: each process supplies the rows of its own devices (so this also serves multi-host meshes)."""
+    out = {}
+    for k, v in batch.items():
+        v = np.asarray(v)
+        sharding = NamedSharding(mesh, _fit(mesh, v.shape, (("data", "fsdp"),) + (None,) * (v.ndim - 1)))
+        out[k] = jax.make_array_from_callback(v.shape, sharding, lambda index, v=v: v[index])
+    return out

@@ -59,6 +59,10 @@ def get_config(arg: str = "smoke") -> ml_collections.ConfigDict:
 
     c.lora = ml_collections.ConfigDict(dict(targets="all", rank=64, alpha=16.0, dropout=0.1))
 
+    # With more than one device: the (data, fsdp, tensor) mesh (-1: the devices left). 4-bit weights split over
+    # "tensor" only (e.g. 65B NF4, 34 GB, needs tensor >= 4 on 16 GB TPU v5e chips); batches over data x fsdp.
+    c.mesh = ml_collections.ConfigDict(dict(data=-1, fsdp=1, tensor=1))
+
     c.data = ml_collections.ConfigDict()
     c.data.dir = ""  # empty: $REPRO_DATA_DIR, else ../shared/data
     c.data.dataset = "oasst1"  # openassistant-guanaco: the top-ranked OASST1 conversations
