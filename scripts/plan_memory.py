@@ -19,6 +19,9 @@ the fused 4-bit kernels (--gpu_kernels pallas_gpu: Triton; pallas_mosaic_gpu: Mo
 train.host_optimizer, the optimizer state in host memory as the training loop keeps it. Reported under
 "compiled_for": that GPU's buffer assignment (device arguments, outputs, temporaries, peak; host-memory
 arguments apart). About 2 minutes at 7B and 40 at 65B on two CPU cores.
+A TPU slice in --compile_for (e.g. v5e:4x4, libtpu's topology names; scripts/setup.sh installs libtpu) compiles
+the step for every chip of it with XLA:TPU and the Pallas TPU kernels, placed on the (data, fsdp, tensor) mesh
+of --mesh (default: the config's `mesh`) as the training loop places it there; its figures are per chip.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py:VAR
 _JSON = flags.DEFINE_string("json", None, "write the plan here")
 _XLA = flags.DEFINE_bool("xla", False, "also compile one step (abstract shapes) and report XLA's memory analysis")
 _COMPILE_FOR = flags.DEFINE_list("compile_for", [], "also compile one step for these GPUs (shared.aot.GPUS: a6000, "
-                                  "h100, a100-80gb) on this machine, without one, and report XLA:GPU's memory analysis")
+                                  "h100, a100-80gb) or TPU slices (v5e:2x2, v5p:2x2x2, ...) on this machine, without "
+                                  "them, and report XLA's memory analysis")
+_MESH = flags.DEFINE_string("mesh", None, "DATA,FSDP,TENSOR for --compile_for TPU slices (-1: the chips left); "
+                            "default: the config's mesh")
 _GPU_KERNELS = flags.DEFINE_enum("gpu_kernels", "pallas_gpu", ["pallas_gpu", "pallas_mosaic_gpu"],
                                  "the fused 4-bit kernels of --compile_for")
 _LOWER = flags.DEFINE_list("lower_for", [], "also lower one step for these platforms (cuda, mosaic_gpu, tpu) from "
@@ -73,13 +79,18 @@ def main(argv):
         print(f"  XLA ({x['backend']}), one compiled step, optimizer state on the device:")
         for name in ("argument_bytes", "output_bytes", "alias_bytes", "temp_bytes", "peak_bytes"):
             print(f"  {name:>13} {gb(x[name])}")
+    mesh = c.get("mesh") or {}
+    mesh_shape = (tuple(int(v) for v in _MESH.value.split(",")) if _MESH.value else
+                  (mesh.get("data", -1), mesh.get("fsdp", 1), mesh.get("tensor", 1)))
     for target in _COMPILE_FOR.value:
         x = result.setdefault("compiled_for", {})[target] = compiled_step_memory(
-            PRESETS[c.model.preset], plan, target=target, kernels=_GPU_KERNELS.value)
-        print(f"  XLA:GPU for {x['backend']}, compiled here in {x['compile_s']:.0f} s:")
+            PRESETS[c.model.preset], plan, target=target, kernels=_GPU_KERNELS.value, mesh_shape=mesh_shape)
+        print(f"  XLA for {x['backend']}, compiled here in {x['compile_s']:.0f} s:")
         for name in ("argument_bytes", "output_bytes", "alias_bytes", "temp_bytes", "peak_bytes",
                      "host_argument_bytes"):
             print(f"  {name:>19} {gb(x[name])}")
+        if "hbm_per_chip" in x:
+            print(f"  {'fits':>19} {x['peak_bytes'] <= x['hbm_per_chip']} ({gb(x['hbm_per_chip'])} HBM per chip)")
     for platform in _LOWER.value:
         r = result.setdefault("lowered", {})[platform] = lowered_step(PRESETS[c.model.preset], plan, platform)
         print(f"  lowered for {platform} in {r['trace_s'] + r['lower_s']:.1f} s: {r['kernel_calls']} fused-kernel "

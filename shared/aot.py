@@ -20,6 +20,12 @@ and registers the plugin with JAX; a JAX that already has its CUDA plugin (a GPU
 
 The GPU descriptions (`GPUS`) are the vendors' published figures. XLA's memory analysis depends on the compute
 capability (which kernels and fusions exist) and not on the memory size, which XLA uses only to schedule.
+
+TPUs likewise: libtpu (the TPU compiler and runtime, installed by scripts/setup.sh into .venv/tpu-aot, or
+$REPRO_TPU_AOT_PATH) builds compile-only devices for a TPU slice named as libtpu names topologies, e.g. "v5e:2x2"
+(four v5e chips), "v5p:2x2x2", "v6e:4x4"; XLA:TPU then compiles for them here, with the Pallas TPU kernels through
+the Mosaic compiler, and reports memory per chip. A target with a ":" is a TPU slice; `devices(target)` gives all
+of its chips, for a mesh of them (`shared.train.sharding.make_mesh(..., devices=aot.devices("v5e:4x4"))`).
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ import sys
 from typing import Any, Callable
 
 import jax
+import numpy as np
 
 _DEFAULT_PATH = pathlib.Path(__file__).resolve().parents[1] / ".venv" / "gpu-aot"
+_DEFAULT_TPU_PATH = pathlib.Path(__file__).resolve().parents[1] / ".venv" / "tpu-aot"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,9 +91,39 @@ GPUS = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class TpuSpec:
+    device_kind: str  # what JAX reports for a chip
+    hbm_bytes: int  # per chip
+    host_bounds: tuple[int, int, int]  # chips per host (VM) in libtpu's default layout
+
+
+TPUS = {  # Google Cloud's published per-chip HBM
+    "v4": TpuSpec("TPU v4", 32 * GiB, (2, 2, 1)),
+    "v5e": TpuSpec("TPU v5 lite", 16 * GiB, (2, 2, 1)),
+    "v5p": TpuSpec("TPU v5", 95 * GiB, (2, 2, 1)),
+    "v6e": TpuSpec("TPU v6 lite", 32 * GiB, (2, 2, 1)),
+}
+
+
+def is_tpu(target: str) -> bool:
+    """A TPU slice ("v5e:2x2") rather than a GPU ("h100")."""
+    return ":" in target
+
+
+def tpu_spec(target: str) -> TpuSpec:
+    """The chip of a TPU slice target "GENERATION:AxB[xC]"."""
+    generation, _, shape = target.partition(":")
+    if generation not in TPUS or not re.fullmatch(r"\d+(x\d+){1,2}", shape):
+        raise ValueError(f"unknown TPU target {target!r}: GENERATION:AxB[xC] with GENERATION one of "
+                         f"{', '.join(TPUS)}, e.g. 'v5e:2x2'")
+    return TPUS[generation]
+
+
 def spec(target: str) -> GpuSpec:
     if target not in GPUS:
-        raise ValueError(f"unknown GPU target {target!r}; known: {', '.join(GPUS)}")
+        raise ValueError(f"unknown GPU target {target!r}; known: {', '.join(GPUS)}"
+                         + ("" if is_tpu(target) else "; or a TPU slice such as 'v5e:2x2'"))
     return GPUS[target]
 
 
@@ -135,40 +173,98 @@ def plugin() -> str | None:
     return None
 
 
-def unavailable() -> str | None:
-    """Why deviceless GPU compilation is not possible here, or None."""
-    return plugin()
+@functools.cache
+def tpu_plugin() -> str | None:
+    """Makes libtpu available for compile-only TPU topologies; returns why it cannot be, or None."""
+    import importlib.metadata
+
+    from jax._src import xla_bridge as xb
+    from jaxlib import xla_client
+
+    if xla_client.pjrt_plugin_loaded("tpu"):  # a TPU VM: JAX loaded its libtpu at start-up
+        return None
+    path = pathlib.Path(os.environ.get("REPRO_TPU_AOT_PATH", _DEFAULT_TPU_PATH))
+    library = path / "libtpu" / "libtpu.so"
+    wanted = next((r.split(";")[0].strip() for r in importlib.metadata.requires("jax") or []
+                   if r.startswith("libtpu") and "tpu" in r), "libtpu")
+    if not library.is_file():
+        return (f"libtpu is not installed in {path} (scripts/setup.sh puts it there; or pip install --target "
+                f"{path} --no-deps '{wanted}')")
+    versions = sorted(d.name.removeprefix("libtpu-").removesuffix(".dist-info") for d in path.glob("libtpu-*.dist-info"))
+    pin = wanted.partition("==")[2].rstrip(".*")
+    if pin and not (len(versions) == 1 and versions[0].startswith(pin)):
+        return (f"libtpu in {path} is version {', '.join(versions) or '?'}, jax {jax.__version__} asks for {wanted}: "
+                "rerun scripts/setup.sh (requirements-tpu-aot.txt pins it)")
+    jax.devices()  # this machine's backends first, without libtpu: it only compiles, it never runs here
+    os.environ["TPU_LIBRARY_PATH"] = str(library)
+    # no TPU VM around it: skip libtpu's queries of the GCE metadata server (30 tries per key, minutes), and name
+    # the (absent) host's workers and slice so that libtpu's start-up does not print failed guesses
+    os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
+    os.environ.setdefault("TPU_WORKER_HOSTNAMES", "localhost")
+    os.environ.setdefault("TPU_ACCELERATOR_TYPE", "v5litepod-1")
+    # libtpu takes /tmp/libtpu_lockfile so that one process owns a VM's chips; compiling owns none, and parallel
+    # test workers each compile
+    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+    try:
+        xb.make_pjrt_tpu_topology("v5e:1x1", chips_per_host_bounds=[1, 1, 1])
+    except Exception as e:  # noqa: BLE001 - reported to the caller with the cause
+        return f"libtpu in {path} failed to build a compile-only TPU topology: {type(e).__name__}: {e}"
+    return None
+
+
+def unavailable(target: str = "h100") -> str | None:
+    """Why deviceless compilation for `target` (a GPU, or a TPU slice) is not possible here, or None."""
+    return tpu_plugin() if is_tpu(target) else plugin()
 
 
 @functools.cache
-def mesh(target: str) -> jax.sharding.Mesh:
-    """A one-device mesh on a compile-only `target` GPU."""
+def devices(target: str) -> tuple:
+    """The compile-only devices of `target`: one GPU, or every chip of a TPU slice."""
     from jax.experimental import topologies
 
+    if is_tpu(target):
+        chip = tpu_spec(target)
+        why = tpu_plugin()
+        if why:
+            raise RuntimeError(why)
+        dims = [int(d) for d in target.partition(":")[2].split("x")]
+        dims += [1] * (3 - len(dims))
+        kwargs = {}
+        if any(d < h for d, h in zip(dims, chip.host_bounds)):  # a slice smaller than one default host
+            kwargs["chips_per_host_bounds"] = [min(d, h) for d, h in zip(dims, chip.host_bounds)]
+        return tuple(topologies.get_topology_desc(target, "tpu", **kwargs).devices)
     why = plugin()
     if why:
         raise RuntimeError(why)
     topology = topologies.get_topology_desc(platform="cuda", topology="1x1x1",
                                             target_config=spec(target).target_config())
-    return topologies.make_mesh(topo=topology, mesh_shape=(1,), axis_names=("x",))
+    return tuple(topology.devices)
+
+
+@functools.cache
+def mesh(target: str) -> jax.sharding.Mesh:
+    """A one-axis ("x") mesh over the compile-only devices of `target`."""
+    found = devices(target)
+    return jax.sharding.Mesh(np.array(found, dtype=object).reshape(len(found)), ("x",))
 
 
 def sharding(target: str, memory_kind: str | None = None) -> jax.sharding.NamedSharding:
-    """Replicated on the target's one device; memory_kind "pinned_host" for arrays kept in host memory."""
+    """Replicated on the target's devices; memory_kind "pinned_host" for arrays kept in host memory."""
     return jax.sharding.NamedSharding(mesh(target), jax.sharding.PartitionSpec(), memory_kind=memory_kind)
 
 
 def abstract(target: str, tree: Any, host: Callable[[tuple], bool] = lambda path: False) -> Any:
-    """`tree`'s arrays (or shape/dtype structs) as abstract arguments on the target GPU: in device memory, or in
-    pinned host memory where `host(key_path)` is true."""
+    """`tree`'s arrays (or shape/dtype structs) as abstract arguments replicated on the target's devices: in device
+    memory, or in pinned host memory where `host(key_path)` is true."""
     device, pinned = sharding(target), sharding(target, "pinned_host")
     return jax.tree_util.tree_map_with_path(
         lambda path, a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=pinned if host(path) else device), tree)
 
 
 def compile_for(target: str, fn: Callable, args: tuple, *, donate_argnums=(), **jit_kwargs) -> Any:
-    """`jax.jit(fn).lower(*args).compile()` for `target`, whose arguments are `abstract(target, ...)`."""
-    spec(target)
+    """`jax.jit(fn).lower(*args).compile()` for `target`, whose arguments are placed on its devices
+    (`abstract(target, ...)`, or shardings over a mesh of `devices(target)`)."""
+    tpu_spec(target) if is_tpu(target) else spec(target)
     return jax.jit(fn, donate_argnums=donate_argnums, **jit_kwargs).lower(*args).compile()
 
 

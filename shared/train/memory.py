@@ -24,12 +24,14 @@ import math
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.sharding import NamedSharding
 
 from shared.lora import LoRAParam, apply_lora, count_trainable
 from shared.model.config import ModelConfig
 from shared.model.hf import path_str
 from shared.model.loading import default_hook, is_projection, quantize_hook, random_model
 from shared.model.transformer import Transformer
+from shared.train.sharding import batch_spec, layout_modules, placed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,12 +112,14 @@ def plan_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
             "trainable_params": trainable, "plan": dataclasses.asdict(plan), "model": config.name}
 
 
-def abstract_step(config: ModelConfig, plan: Plan = Plan(), host_offload: bool = False):
+def abstract_step(config: ModelConfig, plan: Plan = Plan(), host_offload: bool = False, mesh=None):
     """One training step (adapters-only AdamW update, the loss over a [plan.batch, plan.seq_len] batch) as a
     function of (state, batch), with that state and batch as abstract shapes: nothing is allocated. host_offload:
     the step as the training loop runs it under `host_optimizer` (the optimizer state arrives in host memory,
     visits the device for the update, and leaves in host memory), for a program whose optimizer-state arguments
-    are in host memory (`is_optimizer_state`)."""
+    are in host memory (`is_optimizer_state`). mesh: the step as the training loop runs it on a (data, fsdp,
+    tensor) mesh (`shared.train.sharding`): the abstract state and batch carry their shardings on it (the optimizer
+    state in pinned host memory under host_offload)."""
     from shared.train.optim import adamw
     from shared.train.step import train_step
 
@@ -127,6 +131,8 @@ def abstract_step(config: ModelConfig, plan: Plan = Plan(), host_offload: bool =
         model = random_model(config, param_dtype=dtype, on_tensor=hook)
         apply_lora(model, targets=plan.lora_targets, rank=plan.lora_rank, alpha=16, rngs=nnx.Rngs(1))
         model.remat = "nothing_saveable" if plan.remat else None
+        if mesh is not None:
+            layout_modules(model, mesh)
         tx = adamw(1e-4, max_grad_norm=plan.max_grad_norm, accumulation=plan.grad_accum)  # the loop's optimizer
         optimizer = nnx.Optimizer(model, tx, wrt=LoRAParam)
         return model, optimizer
@@ -141,6 +147,15 @@ def abstract_step(config: ModelConfig, plan: Plan = Plan(), host_offload: bool =
         metrics = train_step(model, optimizer, batch, host_offload)
         return nnx.state((model, optimizer)), metrics
 
+    if mesh is not None:
+        def describe(kind):
+            return lambda a, sharding: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding.with_memory_kind(kind))
+
+        model_state, opt_state = state[0], state[1]  # nnx.state((model, optimizer)): keyed 0 and 1
+        state = nnx.State({0: placed(model_state, mesh, describe("device")),
+                           1: placed(opt_state, mesh, describe("pinned_host" if host_offload else "device"))})
+        batch = {k: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=NamedSharding(mesh, batch_spec(mesh, v.shape)))
+                 for k, v in batch.items()}
     return step, state, batch
 
 
@@ -150,7 +165,7 @@ def is_optimizer_state(path: tuple) -> bool:
 
 
 def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str | None = None,
-                         kernels: str = "pallas_gpu") -> dict:
+                         kernels: str = "pallas_gpu", mesh_shape: tuple[int, int, int] | None = None) -> dict:
     """XLA's memory analysis of one compiled training step (`abstract_step`), from abstract shapes: nothing is
     allocated.
 
@@ -160,6 +175,9 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str |
     without one (`shared.aot`), with the quantized projections through the fused 4-bit `kernels` ("pallas_gpu":
     Triton; "pallas_mosaic_gpu": Mosaic GPU, Hopper only) and, under `plan.host_optimizer`, the optimizer state
     in host memory as the training loop keeps it (reported under "host_argument_bytes").
+    target="v5e:4x4", ... (a TPU slice, `shared.aot.TPUS`): compiled by XLA:TPU for every chip of that slice, on
+    a (data, fsdp, tensor) = `mesh_shape` mesh of them (default: all on data) as the training loop places the
+    step there, with the Pallas TPU kernels per device; the figures are per chip (XLA compiles one SPMD program).
 
     {"argument_bytes": weights + adapters + optimizer state (unless in host memory) + batch, "output_bytes",
      "alias_bytes" (outputs that reuse the donated argument buffers), "temp_bytes" (activations, gradients and
@@ -172,6 +190,21 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str |
     from shared.kernels.matmul_4bit import api
 
     host_offload = bool(target) and plan.host_optimizer
+    if target is not None and aot.is_tpu(target):
+        from shared.train.sharding import make_mesh
+
+        chip = aot.tpu_spec(target)
+        mesh = make_mesh(*(mesh_shape or (-1, 1, 1)), devices=aot.devices(target))
+        step, state, batch = abstract_step(config, plan, host_offload=host_offload, mesh=mesh)
+        t0 = time.perf_counter()
+        with api.use("pallas_tpu", lower_only=True):
+            compiled = aot.compile_for(target, step, (state, batch), donate_argnums=0)
+        backend = (f"{target} ({mesh.size} x {chip.device_kind}, mesh {dict(mesh.shape)}, XLA:TPU deviceless, "
+                   "pallas_tpu kernels; per chip)")
+        out = aot.memory_stats(compiled)
+        out.update(backend=backend, compile_s=round(time.perf_counter() - t0, 1), chips=mesh.size,
+                   mesh=dict(mesh.shape), hbm_per_chip=chip.hbm_bytes)
+        return out
     step, state, batch = abstract_step(config, plan, host_offload=host_offload)
     t0 = time.perf_counter()
     if target is None:

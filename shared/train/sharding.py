@@ -85,26 +85,34 @@ def param_spec(mesh: Mesh, path: tuple, value) -> object:
 
 def constrain_batch(mesh: Mesh, x: jax.Array) -> jax.Array:
     """x with its leading (batch) axis constrained to ("data", "fsdp") — dropped where they do not divide it."""
-    spec = _fit(mesh, x.shape, (("data", "fsdp"),) + (None,) * (x.ndim - 1))
-    return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
+    return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, batch_spec(mesh, x.shape)))
+
+
+def placed(state, mesh: Mesh, put=jax.device_put):
+    """`state` (an nnx State: a model's or an optimizer's) with every array replaced by put(array, NamedSharding)
+    by the rules above: `jax.device_put` places it; another `put` may, e.g., describe it (abstract arguments).
+    Paths decide (`param_spec`): optimizer moments end like their adapter's path and follow it; scalars (the step
+    count) are replicated."""
+    flat = []
+    for path, var in nnx.to_flat_state(state):
+        value = var.get_value()
+        if isinstance(value, QuantizedArray) or hasattr(value, "shape"):
+            spec = param_spec(mesh, path, value)
+            value = jax.tree.map(lambda leaf, s: put(leaf, NamedSharding(mesh, s)), value, spec)
+        flat.append((path, var.replace(value)))
+    return nnx.from_flat_state(flat)
 
 
 def shard_model(model, mesh: Mesh):
     """Places every variable of `model` on the mesh by the rules above (in place), and constrains the outputs of its
     linear projections to the batch sharding."""
-    state = nnx.state(model)
-    flat = {}
-    for path, var in nnx.to_flat_state(state):
-        value = var.get_value()
-        spec = param_spec(mesh, path, value)
-        if isinstance(value, QuantizedArray):
-            placed = jax.tree.map(lambda leaf, s: jax.device_put(leaf, NamedSharding(mesh, s)), value, spec)
-        elif hasattr(value, "shape"):
-            placed = jax.device_put(value, NamedSharding(mesh, spec))
-        else:
-            placed = value
-        flat[path] = var.replace(placed)
-    nnx.update(model, nnx.from_flat_state(flat))
+    nnx.update(model, placed(nnx.state(model), mesh))
+    return layout_modules(model, mesh)
+
+
+def layout_modules(model, mesh: Mesh):
+    """The structural half of `shard_model` (no arrays touched, so it also serves abstract models): every linear
+    projection constrains its output to the batch sharding and runs its fused 4-bit kernels per device."""
     constrain = functools.partial(constrain_batch, mesh)
     kernels = kernel_mesh(mesh)
     for _, module in nnx.iter_graph(model):
@@ -115,17 +123,14 @@ def shard_model(model, mesh: Mesh):
 
 
 def shard_optimizer(optimizer, mesh: Mesh):
-    """Places the optimizer state on the mesh (in place): moments created beside a sharded adapter keep its
-    sharding; anything else (the step count, a schedule's state) is replicated over the mesh."""
-    flat = []
-    for path, var in nnx.to_flat_state(nnx.state(optimizer, nnx.OptState)):
-        value = var.get_value()
-        sharding = getattr(value, "sharding", None)
-        if hasattr(value, "shape") and not (isinstance(sharding, NamedSharding) and sharding.mesh == mesh):
-            value = jax.device_put(value, NamedSharding(mesh, P()))
-        flat.append((path, var.replace(value)))
-    nnx.update(optimizer, nnx.from_flat_state(flat))
+    """Places the optimizer state on the mesh (in place), each moment as its adapter."""
+    nnx.update(optimizer, placed(nnx.state(optimizer, nnx.OptState), mesh))
     return optimizer
+
+
+def batch_spec(mesh: Mesh, shape) -> P:
+    """A batch array's spec: its leading axis over ("data", "fsdp") where they divide it, the rest replicated."""
+    return _fit(mesh, shape, (("data", "fsdp"),) + (None,) * (len(shape) - 1))
 
 
 def kernel_mesh(mesh: Mesh) -> matmul_4bit_api.MeshAxes:
@@ -141,6 +146,6 @@ def shard_batch(batch: dict, mesh: Mesh) -> dict:
     out = {}
     for k, v in batch.items():
         v = np.asarray(v)
-        sharding = NamedSharding(mesh, _fit(mesh, v.shape, (("data", "fsdp"),) + (None,) * (v.ndim - 1)))
+        sharding = NamedSharding(mesh, batch_spec(mesh, v.shape))
         out[k] = jax.make_array_from_callback(v.shape, sharding, lambda index, v=v: v[index])
     return out

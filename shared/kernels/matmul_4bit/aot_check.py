@@ -1,7 +1,8 @@
-"""Compile the GPU kernels for a GPU this machine does not have, through XLA's own GPU pipeline, and read ptxas.
+"""Compile the kernels for a GPU or TPU this machine does not have, through XLA's own pipeline, and read ptxas.
 
     python -m shared.kernels.matmul_4bit.aot_check [--target h100] [--backend pallas_mosaic_gpu] \
         [--shapes 4096x4096,8192x8192] [--ms 1,16,4096] [--variants] [--json OUT]
+    python -m shared.kernels.matmul_4bit.aot_check --target v5e:1x1 --backend pallas_tpu [--json OUT]
 
 For each shape and token count M: forward + dX of `matmul_4bit` (bfloat16 x, NF4 with double quantization) is
 jitted for the target GPU through `shared.aot` (XLA's deviceless compilation: the Triton kernels through XLA's
@@ -11,6 +12,8 @@ the XLA reference, and per kernel its registers, spilled bytes and wgmma instruc
 operand from registers). This is the pipeline that runs on a GPU with this jaxlib (the device image's newer JAX
 has its own), but nothing is executed: it proves compilation and register budgets, not speed or results.
 `triton_check` does the same for the Triton kernels through pip Triton (any JAX version's lowering).
+A TPU target (one chip of a slice, e.g. "v5e:1x1") compiles the TPU kernels through XLA:TPU and the Mosaic
+compiler of libtpu (`shared.aot`): each row says whether they compiled and how many kernel calls the program has.
 """
 
 from __future__ import annotations
@@ -98,8 +101,14 @@ def compile_case(target: str, backend: str, n: int, k: int, m: int, *, forward=N
     configs) and report the ptxas figures of the kernels compiled for it ("kernels"; a Mosaic GPU kernel identical
     to one an earlier case of this process compiled is reported there only)."""
     q = _random_q(n, k) if q is None else q
-    gpu = aot.spec(target)
-    arch = "sm_{}{}{}".format(*gpu.compute_capability, "a" if gpu.compute_capability == (9, 0) else "")
+    tpu = aot.is_tpu(target)
+    if tpu:
+        aot.tpu_spec(target)
+        scope = api.use(backend, lower_only=True)
+    else:
+        gpu = aot.spec(target)
+        arch = "sm_{}{}{}".format(*gpu.compute_capability, "a" if gpu.compute_capability == (9, 0) else "")
+        scope = api.compiling_for(gpu, backend)
 
     def f(x, dy, q):
         if forward is None and backward is None:
@@ -117,25 +126,30 @@ def compile_case(target: str, backend: str, n: int, k: int, m: int, *, forward=N
                                  jax.ShapeDtypeStruct((m, n), jnp.bfloat16), q))
     common.reset_fallback_warnings()
     with tempfile.TemporaryDirectory() as xla_dir, tempfile.TemporaryDirectory() as mosaic_dir, \
-            warnings.catch_warnings(record=True) as caught, _mosaic_dump(mosaic_dir), \
-            api.compiling_for(gpu, backend):
+            warnings.catch_warnings(record=True) as caught, _mosaic_dump(mosaic_dir), scope:
         warnings.simplefilter("always")
         t0 = time.perf_counter()
         try:
-            jax.jit(f).lower(*args).compile(compiler_options={"xla_dump_to": xla_dir})
+            compiled = jax.jit(f).lower(*args).compile(compiler_options={} if tpu else {"xla_dump_to": xla_dir})
             row["ok"], row["error"] = True, None
         except Exception as e:  # noqa: BLE001 - the row says what failed
             row["ok"], row["error"] = False, f"{type(e).__name__}: {str(e)[:2000]}"
         row["compile_s"] = round(time.perf_counter() - t0, 2)
         row["fallbacks"] = [str(w.message) for w in caught if "matmul_4bit:" in str(w.message)]
-        ptx = glob.glob(os.path.join(xla_dir, "*.ptx")) + glob.glob(os.path.join(mosaic_dir, "*.ptx"))
-        row["kernels"] = kernel_report(ptx, arch) if row["ok"] else []
+        if tpu:  # Mosaic compiles inside libtpu: no PTX to read; the program's kernel calls and memory instead
+            row["kernels"] = []
+            if row["ok"]:
+                row["kernel_calls"] = compiled.as_text().count('custom_call_target="tpu_custom_call"')
+                row["memory"] = aot.memory_stats(compiled)
+        else:
+            ptx = glob.glob(os.path.join(xla_dir, "*.ptx")) + glob.glob(os.path.join(mosaic_dir, "*.ptx"))
+            row["kernels"] = kernel_report(ptx, arch) if row["ok"] else []
     return row
 
 
 def run(target: str = "h100", backend: str = "pallas_mosaic_gpu", shapes=SHAPES, ms=MS, variants: bool = False,
         log=print) -> list[dict]:
-    why = aot.unavailable()
+    why = aot.unavailable(target)
     if why:
         raise SystemExit(why)
     rows = []
@@ -162,7 +176,9 @@ def run(target: str = "h100", backend: str = "pallas_mosaic_gpu", shapes=SHAPES,
                 row = compile_case(target, backend, n, k, m, forward=fwd, backward=bwd, q=q)
                 row["case"] = label
                 rows.append(row)
-                ks = "; ".join(f"{r['kernel']}: {r.get('registers')} regs, spills {r.get('spill_stores')}/"
+                if "kernel_calls" in row:
+                    row["kernels"] = []
+                ks = f"{row['kernel_calls']} kernel calls" if "kernel_calls" in row else "; ".join(f"{r['kernel']}: {r.get('registers')} regs, spills {r.get('spill_stores')}/"
                                f"{r.get('spill_loads')} B, wgmma {r.get('wgmma')} ({r.get('wgmma_a_registers')} "
                                f"A in registers)" if "ptxas_error" not in r else f"{r['kernel']}: PTXAS ERROR"
                                for r in row["kernels"])
@@ -178,19 +194,23 @@ def run(target: str = "h100", backend: str = "pallas_mosaic_gpu", shapes=SHAPES,
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--target", default="h100", choices=sorted(aot.GPUS))
-    p.add_argument("--backend", default="pallas_mosaic_gpu", choices=sorted(api._GPU_KERNELS))
+    p.add_argument("--target", default="h100", help=f"a GPU ({', '.join(aot.GPUS)}) or a TPU slice "
+                   f"GENERATION:AxB ({', '.join(aot.TPUS)}; one chip: e.g. v5e:1x1)")
+    p.add_argument("--backend", default="pallas_mosaic_gpu", choices=sorted([*api._GPU_KERNELS, "pallas_tpu"]))
     p.add_argument("--shapes", default=",".join(f"{n}x{k}" for n, k in SHAPES), help="NxK,... (out x in)")
     p.add_argument("--ms", default=",".join(map(str, MS)))
     p.add_argument("--variants", action="store_true", help="also the Mosaic GPU variants of bench_4bit --variants")
     p.add_argument("--json", help="write the rows here")
     a = p.parse_args(argv)
+    if aot.is_tpu(a.target) != (a.backend == "pallas_tpu"):
+        p.error(f"--backend {a.backend} does not compile for --target {a.target}")
+    device = aot.tpu_spec(a.target).device_kind if aot.is_tpu(a.target) else aot.spec(a.target).description
     shapes = [tuple(int(v) for v in s.split("x")) for s in a.shapes.split(",")]
     rows = run(a.target, a.backend, shapes, [int(m) for m in a.ms.split(",")], a.variants)
     if a.json:
         from shared.tracking.tracker import commit_label, hardware
 
-        meta = {"jax": jax.__version__, "target": a.target, "gpu": aot.spec(a.target).description,
+        meta = {"jax": jax.__version__, "target": a.target, "tpu" if aot.is_tpu(a.target) else "gpu": device,
                 "backend": a.backend, "git_commit": commit_label(), "compiled_on": hardware(),
                 "date": time.strftime("%Y-%m-%d"), "command": "python -m shared.kernels.matmul_4bit.aot_check " +
                 " ".join(argv if argv is not None else sys.argv[1:])}

@@ -1,0 +1,86 @@
+"""Deviceless TPU compilation (shared.aot): programs compiled here by XLA:TPU and the Mosaic compiler of libtpu for
+TPU slices this machine does not have (scripts/setup.sh installs libtpu into .venv/tpu-aot)."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import pytest
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from shared import aot
+
+
+@pytest.fixture(scope="module", autouse=True)
+def libtpu():
+    why = aot.unavailable("v5e:2x2")
+    if why:
+        pytest.skip(f"deviceless TPU compilation unavailable: {why}")
+
+
+def test_tpu_slices_are_compile_only_chips():
+    chips = aot.devices("v5e:2x2")
+    assert len(chips) == 4 and {d.device_kind for d in chips} == {"TPU v5 lite"}
+    assert {d.client.runtime_type for d in chips} == {"compile_only_runtime"}
+    assert len(aot.devices("v5e:1x1")) == 1 and len(aot.devices("v6e:4x4")) == 16
+    with pytest.raises(ValueError, match="unknown TPU target 'v9:2x2'"):
+        aot.tpu_spec("v9:2x2")
+
+
+def test_tpu_kernels_compile_through_mosaic():
+    """The planned forward and dX kernels go through XLA:TPU and libtpu's Mosaic compiler (not only lowered)."""
+    from shared.kernels.matmul_4bit import aot_check
+
+    row = aot_check.compile_case("v5e:1x1", "pallas_tpu", 512, 1024, 20)
+    assert row["ok"], row["error"]
+    assert row["fallbacks"] == [] and row["kernel_calls"] == 2
+
+
+@pytest.mark.parametrize("mesh_shape", [(2, 2, 1), (1, 2, 2)])
+def test_sharded_kernels_compile_for_a_tpu_slice(mesh_shape):
+    """On a mesh, matmul_4bit runs the kernels per device (shard_map): XLA:TPU compiles it (it refuses a Mosaic
+    kernel on sharded operands), each kernel sees one device's block, and a weight split over "tensor" sums dX
+    over it (an all-reduce)."""
+    from shared import quant
+    from shared.kernels.matmul_4bit import api
+    from shared.train import sharding
+
+    mesh = sharding.make_mesh(*mesh_shape, devices=aot.devices("v5e:2x2"))
+    n, k, m = 512, 1024, 64
+    q = jax.eval_shape(lambda w: quant.quantize(w, "nf4", double_quant=True), jax.ShapeDtypeStruct((n, k), jnp.bfloat16))
+    spec = sharding.param_spec(mesh, ("w",), q)
+    q = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=NamedSharding(mesh, s)), q, spec)
+    x = jax.ShapeDtypeStruct((m, k), jnp.bfloat16, sharding=NamedSharding(mesh, P(("data", "fsdp"), None)))
+
+    def f(x, q):
+        y, vjp = jax.vjp(lambda x: api.matmul_4bit(x, q, mesh=sharding.kernel_mesh(mesh)), x)
+        return y, vjp(y)[0]
+
+    with api.use("pallas_tpu", lower_only=True):
+        text = jax.jit(f).lower(x, q).compile().as_text()
+    calls = [line for line in text.splitlines() if 'custom_call_target="tpu_custom_call"' in line]
+    assert len(calls) == 2
+    rows = m // (mesh.shape["data"] * mesh.shape["fsdp"])
+    local_n = n // mesh.shape["tensor"]
+    assert f"u8[{local_n},{k // 2}]" in calls[0] + calls[1]  # this device's rows of the codes
+    assert all(f"[{rows}," in c for c in calls)  # this device's rows of x (or dY)
+    assert ("all-reduce(" in text) == (mesh.shape["tensor"] > 1)
+
+
+def test_sharded_training_step_compiles_for_a_tpu_slice():
+    """A whole QLoRA step (NF4 + double quantization, LoRA on all projections, remat, clipping, accumulation,
+    optimizer state in host memory) compiled by XLA:TPU for 4 v5e chips as the training loop places it on a
+    (1, 2, 2) mesh: per-chip arguments are the sharded state, and the quantized projections run the kernels."""
+    from shared.model import PRESETS
+    from shared.train.memory import Plan, compiled_step_memory, plan_memory
+
+    config = dataclasses.replace(PRESETS["tiny-llama"], dim=256, ffn_dim=512, n_heads=2, n_kv_heads=2, name="t")
+    plan = Plan(batch=4, seq_len=32, lora_rank=8, grad_accum=2, max_grad_norm=0.3)
+    one = compiled_step_memory(config, plan, target="v5e:2x2", mesh_shape=(4, 1, 1))
+    split = compiled_step_memory(config, plan, target="v5e:2x2", mesh_shape=(1, 2, 2))
+    assert one["chips"] == split["chips"] == 4 and split["mesh"] == {"data": 1, "fsdp": 2, "tensor": 2}
+    # replicated, every chip holds all of the optimizer state (TPU tiling pads small arrays, e.g. LoRA B [256, 8])
+    assert one["host_argument_bytes"] >= plan_memory(config, plan)["host_components"]["optimizer"] > 0
+    # the same state, split over 2 x 2 instead of replicated: less of it on each chip
+    assert split["argument_bytes"] < one["argument_bytes"]
+    assert split["host_argument_bytes"] < one["host_argument_bytes"]
