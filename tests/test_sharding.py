@@ -1,5 +1,6 @@
-"""A training step sharded over a (data=2, fsdp=2, tensor=2) mesh of 8 simulated CPU devices gives the
-single-device result (float and NF4 base). Runs in a subprocess: the device count is fixed at JAX start-up."""
+"""A training step sharded over meshes of 8 simulated CPU devices gives the single-device result (float and NF4
+bases, the NF4 one also through the fused kernels run per device), and so does scripts.train on a mesh. Runs in
+subprocesses: the device count is fixed at JAX start-up."""
 import pathlib
 import subprocess
 import sys
