@@ -35,10 +35,15 @@ def _losses(workdir):
     return out
 
 
+def _run(workdir):
+    out = subprocess.run(_cmd(workdir), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, f"{workdir.name}: exit {out.returncode}\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
+
+
 @pytest.mark.slow
 def test_kill_9_then_rerun_gives_identical_losses(tmp_path):
     full, cut = tmp_path / "full", tmp_path / "cut"
-    subprocess.run(_cmd(full), cwd=REPO, env=_env(), check=True, capture_output=True, timeout=600)
+    _run(full)
     proc = subprocess.Popen(_cmd(cut), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline:  # kill as soon as two checkpoints exist and training is past them
@@ -52,5 +57,5 @@ def test_kill_9_then_rerun_gives_identical_losses(tmp_path):
     proc.wait()
     killed_at = max(_losses(cut))
     assert killed_at < 16
-    subprocess.run(_cmd(cut), cwd=REPO, env=_env(), check=True, capture_output=True, timeout=600)
+    _run(cut)
     assert _losses(cut) == _losses(full)  # bitwise equal on CPU, every step

@@ -185,9 +185,9 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
         start, state, record = restored
         _set_trainable(model, optimizer, state)
         batches.restore(record["data"])
+        print(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
     if host_offload:
         offload_optimizer(optimizer)  # after any restore: the restored state lands in device memory
-        print(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
 
     tracker = Tracker(workdir, project=config.get("wandb_project", "llm-repro"), entity=config.get("wandb_entity"),
                       name=config.get("name"), tags=list(config.get("tags", [])), config=config.to_dict(),
