@@ -197,18 +197,24 @@ def tpu_plugin() -> str | None:
                 "rerun scripts/setup.sh (requirements-tpu-aot.txt pins it)")
     jax.devices()  # this machine's backends first, without libtpu: it only compiles, it never runs here
     os.environ["TPU_LIBRARY_PATH"] = str(library)
-    # no TPU VM around it: skip libtpu's queries of the GCE metadata server (30 tries per key, minutes), and name
-    # the (absent) host's workers and slice so that libtpu's start-up does not print failed guesses
+    # no TPU VM around it: skip libtpu's queries of the GCE metadata server (30 tries per key, minutes); libtpu
+    # takes /tmp/libtpu_lockfile so that one process owns a VM's chips, but compiling owns none and parallel test
+    # workers each compile
     os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
-    os.environ.setdefault("TPU_WORKER_HOSTNAMES", "localhost")
-    os.environ.setdefault("TPU_ACCELERATOR_TYPE", "v5litepod-1")
-    # libtpu takes /tmp/libtpu_lockfile so that one process owns a VM's chips; compiling owns none, and parallel
-    # test workers each compile
     os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+    # while libtpu starts, name the (absent) host's workers and slice so that it does not print failed guesses;
+    # removed again after: a TPU worker list in the environment means a pod to the processes this one starts
+    # (shared.train.sharding.initialize_distributed)
+    start_only = {k: v for k, v in (("TPU_WORKER_HOSTNAMES", "localhost"), ("TPU_ACCELERATOR_TYPE", "v5litepod-1"))
+                  if k not in os.environ}
+    os.environ.update(start_only)
     try:
         xb.make_pjrt_tpu_topology("v5e:1x1", chips_per_host_bounds=[1, 1, 1])
     except Exception as e:  # noqa: BLE001 - reported to the caller with the cause
         return f"libtpu in {path} failed to build a compile-only TPU topology: {type(e).__name__}: {e}"
+    finally:
+        for k in start_only:
+            os.environ.pop(k, None)
     return None
 
 

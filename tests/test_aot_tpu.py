@@ -2,6 +2,7 @@
 TPU slices this machine does not have (scripts/setup.sh installs libtpu into .venv/tpu-aot)."""
 
 import dataclasses
+import os
 
 import jax
 import jax.numpy as jnp
@@ -84,3 +85,13 @@ def test_sharded_training_step_compiles_for_a_tpu_slice():
     # the same state, split over 2 x 2 instead of replicated: less of it on each chip
     assert split["argument_bytes"] < one["argument_bytes"]
     assert split["host_argument_bytes"] < one["host_argument_bytes"]
+
+
+def test_tpu_compilation_leaves_no_pod_in_the_environment():
+    """libtpu's start-up names a worker list and slice in the environment; they are removed after it, or the
+    processes started from here (scripts.train in other tests) would think they are hosts of a TPU pod."""
+    from shared.train.sharding import _on_cloud_tpu_vm
+
+    aot.devices("v5e:1x1")
+    assert "TPU_WORKER_HOSTNAMES" not in os.environ and "TPU_ACCELERATOR_TYPE" not in os.environ
+    assert not _on_cloud_tpu_vm()

@@ -36,10 +36,20 @@ AXES = ("data", "fsdp", "tensor")
 
 
 def initialize_distributed() -> None:
-    """`jax.distributed.initialize()` on multi-process launches (a coordinator address in the environment, or a TPU
-    pod slice, where JAX finds the peers itself); a no-op for one process."""
-    if os.environ.get("JAX_COORDINATOR_ADDRESS") or os.environ.get("TPU_WORKER_HOSTNAMES"):
+    """`jax.distributed.initialize()` where a launch may span processes: a coordinator address in the environment
+    (multi-node GPU), or a Cloud TPU VM (JAX finds the slice's other hosts from the TPU metadata; one host alone
+    is a job of one process); elsewhere a no-op. Call it before anything touches the devices."""
+    if os.environ.get("JAX_COORDINATOR_ADDRESS") or _on_cloud_tpu_vm():
         jax.distributed.initialize()
+
+
+def _on_cloud_tpu_vm() -> bool:
+    """Whether `import jax` found TPU chips and libtpu here (jax's own check; False where jax no longer has it)."""
+    try:
+        from jax._src import cloud_tpu_init
+    except ImportError:
+        return False
+    return bool(getattr(cloud_tpu_init, "running_in_cloud_tpu_vm", False))
 
 
 def make_mesh(data: int = -1, fsdp: int = 1, tensor: int = 1, devices=None) -> Mesh:
