@@ -38,6 +38,12 @@ def test_sharded_step_equals_single_device(mesh, sharded_check):
 
 
 @pytest.mark.slow
+def test_kernels_per_device_equal_the_reference(sharded_check):
+    """matmul_4bit on a mesh (MeshAxes: per device under shard_map) for 1-, 2- and 3-axis x, divisible or not."""
+    assert "matmul_4bit per device: OK" in sharded_check.stdout.splitlines(), sharded_check.stderr[-4000:]
+
+
+@pytest.mark.slow
 def test_sharded_check_reports_every_mesh(sharded_check):
     """The subprocess ran to the end: one verdict per mesh and a zero exit status only if all are OK."""
     verdicts = [ln for ln in sharded_check.stdout.splitlines() if ln.endswith((": OK", ": FAILED"))]

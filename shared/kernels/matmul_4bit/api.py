@@ -360,7 +360,8 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, 
     q = jax.tree.map(jax.lax.stop_gradient, q)  # frozen base weight, on every path
     if name == "xla" or m == 0:  # (an empty x needs no kernel)
         return reference.matmul(x2, q).reshape(*lead, n)
-    rows, feats, row_parts, feat_parts = (None, None, 1, 1) if mesh is None else mesh.split(x.shape[0], n)
+    batch = x.shape[0] if x.ndim > 1 else 1  # a 1-D x is one row
+    rows, feats, row_parts, feat_parts = (None, None, 1, 1) if mesh is None else mesh.split(batch, n)
     if (rows or feats) and common.kernel_support(x, q) is None:  # per device, under shard_map
         local = _per_device_weight(q, n // feat_parts)
         plan = _planned(name, interpret, measured, (m // row_parts, k), local, x.dtype, per_device=True)
