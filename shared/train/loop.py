@@ -168,8 +168,7 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
     if mesh is not None:
         shard_model(model, mesh)  # before the optimizer: its state is created beside each adapter
         print(f"mesh: {dict(mesh.shape)} over {mesh.size} devices, {jax.process_count()} process(es)")
-    place = (lambda b: {k: jnp.asarray(v) for k, v in b.items()}) if mesh is None else (
-        lambda b: shard_batch(b, mesh))
+    place = _on_default_device if mesh is None else (lambda b: shard_batch(b, mesh))
     print(describe_trainable(model))
 
     batches, eval_batches = make_data(config, tokenizer)
@@ -234,7 +233,7 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
 def evaluate(model, batches, place: Callable[[dict], dict] | None = None) -> dict:
     """Token-weighted loss and perplexity over the evaluation batches, with dropout off (`model.eval()`; the model is
     put back in training mode afterwards). `place` puts a batch on the devices (default: the default device)."""
-    place = place or (lambda b: {k: jnp.asarray(v) for k, v in b.items()})
+    place = place or _on_default_device
     total = tokens = 0.0
     model.eval()
     try:
@@ -246,6 +245,10 @@ def evaluate(model, batches, place: Callable[[dict], dict] | None = None) -> dic
         model.train()
     loss = total / max(tokens, 1.0)
     return {"eval_loss": loss, "eval_perplexity": math.exp(min(loss, 50.0)), "eval_tokens": tokens}
+
+
+def _on_default_device(batch: dict) -> dict:
+    return {k: jnp.asarray(v) for k, v in batch.items()}
 
 
 def _peak_memory() -> int:

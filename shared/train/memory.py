@@ -190,6 +190,7 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str |
     from shared.kernels.matmul_4bit import api
 
     host_offload = bool(target) and plan.host_optimizer
+    extra = {}
     if target is not None and aot.is_tpu(target):
         from shared.train.sharding import make_mesh
 
@@ -201,31 +202,29 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str |
             compiled = aot.compile_for(target, step, (state, batch), donate_argnums=0)
         backend = (f"{target} ({mesh.size} x {chip.device_kind}, mesh {dict(mesh.shape)}, XLA:TPU deviceless, "
                    "pallas_tpu kernels; per chip)")
-        out = aot.memory_stats(compiled)
-        out.update(backend=backend, compile_s=round(time.perf_counter() - t0, 1), chips=mesh.size,
-                   mesh=dict(mesh.shape), hbm_per_chip=chip.hbm_bytes)
-        return out
-    step, state, batch = abstract_step(config, plan, host_offload=host_offload)
-    t0 = time.perf_counter()
-    if target is None:
-        compiled = jax.jit(step, donate_argnums=0).lower(state, batch).compile()
-        backend = jax.default_backend()
+        extra = dict(chips=mesh.size, mesh=dict(mesh.shape), hbm_per_chip=chip.hbm_bytes)
     else:
-        gpu = aot.spec(target)
-        if kernels not in api._GPU_KERNELS:
-            raise ValueError(f"kernels must be one of {sorted(api._GPU_KERNELS)}, got {kernels!r}")
-        if kernels == "pallas_mosaic_gpu" and gpu.compute_capability != (9, 0):
-            raise ValueError(f"the Mosaic GPU kernels need a Hopper GPU (sm_90); {target} is "
-                             f"sm_{''.join(map(str, gpu.compute_capability))}")
-        args = (aot.abstract(target, state, host=is_optimizer_state if host_offload else lambda p: False),
-                aot.abstract(target, batch))
-        with api.compiling_for(gpu, kernels):
-            compiled = aot.compile_for(target, step, args, donate_argnums=0)
-        backend = f"{target} ({gpu.description}, XLA:GPU deviceless, {kernels} kernels)"
+        step, state, batch = abstract_step(config, plan, host_offload=host_offload)
+        t0 = time.perf_counter()
+        if target is None:
+            compiled = jax.jit(step, donate_argnums=0).lower(state, batch).compile()
+            backend = jax.default_backend()
+        else:
+            gpu = aot.spec(target)
+            if kernels not in api._GPU_KERNELS:
+                raise ValueError(f"kernels must be one of {sorted(api._GPU_KERNELS)}, got {kernels!r}")
+            if kernels == "pallas_mosaic_gpu" and gpu.compute_capability != (9, 0):
+                raise ValueError(f"the Mosaic GPU kernels need a Hopper GPU (sm_90); {target} is "
+                                 f"sm_{''.join(map(str, gpu.compute_capability))}")
+            args = (aot.abstract(target, state, host=is_optimizer_state if host_offload else lambda p: False),
+                    aot.abstract(target, batch))
+            with api.compiling_for(gpu, kernels):
+                compiled = aot.compile_for(target, step, args, donate_argnums=0)
+            backend = f"{target} ({gpu.description}, XLA:GPU deviceless, {kernels} kernels)"
     out = aot.memory_stats(compiled)
     out["backend"] = backend
     out["compile_s"] = round(time.perf_counter() - t0, 1)
-    return out
+    return {**out, **extra}
 
 
 # target -> (lowering platform, matmul_4bit backend, the kernels' custom call in the lowered module)
