@@ -22,6 +22,9 @@ arguments apart). About 2 minutes at 7B and 40 at 65B on two CPU cores.
 A TPU slice in --compile_for (e.g. v5e:4x4, libtpu's topology names; scripts/setup.sh installs libtpu) compiles
 the step for every chip of it with XLA:TPU and the Pallas TPU kernels, placed on the (data, fsdp, tensor) mesh
 of --mesh (default: the config's `mesh`) as the training loop places it there; its figures are per chip.
+Several GPUs of one host (8xh100, 2xa6000, ...) likewise, with XLA:GPU and --gpu_kernels per device; these need
+--config.train.host_optimizer=False (compile-only GPUs cannot place the optimizer state in host memory across a
+mesh: its figures then count it on the device).
 """
 
 from __future__ import annotations
@@ -38,10 +41,10 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py:VAR
 _JSON = flags.DEFINE_string("json", None, "write the plan here")
 _XLA = flags.DEFINE_bool("xla", False, "also compile one step (abstract shapes) and report XLA's memory analysis")
 _COMPILE_FOR = flags.DEFINE_list("compile_for", [], "also compile one step for these GPUs (shared.aot.GPUS: a6000, "
-                                  "h100, a100-80gb) or TPU slices (v5e:2x2, v5p:2x2x2, ...) on this machine, without "
-                                  "them, and report XLA's memory analysis")
-_MESH = flags.DEFINE_string("mesh", None, "DATA,FSDP,TENSOR for --compile_for TPU slices (-1: the chips left); "
-                            "default: the config's mesh")
+                                  "h100, a100-80gb; 8xh100: eight in one host) or TPU slices (v5e:2x2, v5p:2x2x2, "
+                                  "...) on this machine, without them, and report XLA's memory analysis")
+_MESH = flags.DEFINE_string("mesh", None, "DATA,FSDP,TENSOR for --compile_for TPU slices and several GPUs (-1: the "
+                            "devices left); default: the config's mesh")
 _GPU_KERNELS = flags.DEFINE_enum("gpu_kernels", "pallas_gpu", ["pallas_gpu", "pallas_mosaic_gpu"],
                                  "the fused 4-bit kernels of --compile_for")
 _LOWER = flags.DEFINE_list("lower_for", [], "also lower one step for these platforms (cuda, mosaic_gpu, tpu) from "

@@ -18,6 +18,11 @@ nvidia-cuda-nvcc-cu12 for ptxas and libdevice), which scripts/setup.sh installs 
 print its failed CUDA checks. `plugin()` puts that folder (or $REPRO_GPU_AOT_PATH) on the path when first asked
 and registers the plugin with JAX; a JAX that already has its CUDA plugin (a GPU machine) uses that one.
 
+A target "8xh100" is eight of them in one host (one process, as on an 8-GPU machine): `devices("8xh100")`,
+for a mesh of them, over which XLA:GPU compiles one SPMD program. Compile-only GPUs have no memory spaces in
+this JAX: a sharding's memory kind ("pinned_host") is dropped on them, so host-memory arguments cannot be
+described across several (one GPU infers them from the program's own transfers).
+
 The GPU descriptions (`GPUS`) are the vendors' published figures. XLA's memory analysis depends on the compute
 capability (which kernels and fusions exist) and not on the memory size, which XLA uses only to schedule.
 
@@ -34,6 +39,7 @@ import dataclasses
 import functools
 import importlib
 import importlib.util
+import math
 import os
 import pathlib
 import re
@@ -120,11 +126,31 @@ def tpu_spec(target: str) -> TpuSpec:
     return TPUS[generation]
 
 
+def _gpu_target(target: str) -> tuple[int, str]:
+    """(GPU count, GPU name) of a GPU target: "h100" is one H100, "8xh100" eight of them in one host."""
+    count, x, name = target.partition("x") if re.match(r"\d+x", target) else ("1", "", target)
+    if name not in GPUS or int(count) < 1:
+        raise ValueError(f"unknown GPU target {target!r}; known: {', '.join(GPUS)}, or N of one in a host as "
+                         f"'8xh100'" + ("" if is_tpu(target) else "; or a TPU slice such as 'v5e:2x2'"))
+    return int(count), name
+
+
 def spec(target: str) -> GpuSpec:
-    if target not in GPUS:
-        raise ValueError(f"unknown GPU target {target!r}; known: {', '.join(GPUS)}"
-                         + ("" if is_tpu(target) else "; or a TPU slice such as 'v5e:2x2'"))
-    return GPUS[target]
+    """The GPU of a GPU target ("h100", or "8xh100": eight H100s)."""
+    return GPUS[_gpu_target(target)[1]]
+
+
+def gpu_count(target: str) -> int:
+    """How many GPUs a GPU target has: 1 for "h100", 8 for "8xh100" (one host, NVLink as XLA assumes)."""
+    return _gpu_target(target)[0]
+
+
+def chips(target: str) -> int:
+    """The devices of a target (GPUs, or a TPU slice's chips), without building them."""
+    if is_tpu(target):
+        tpu_spec(target)
+        return math.prod(int(d) for d in target.partition(":")[2].split("x"))
+    return gpu_count(target)
 
 
 def _has_cuda_plugin() -> bool:
@@ -225,7 +251,8 @@ def unavailable(target: str = "h100") -> str | None:
 
 @functools.cache
 def devices(target: str) -> tuple:
-    """The compile-only devices of `target`: one GPU, or every chip of a TPU slice."""
+    """The compile-only devices of `target`: its GPUs ("h100": one; "8xh100": eight), or every chip of a TPU
+    slice."""
     from jax.experimental import topologies
 
     if is_tpu(target):
@@ -242,7 +269,8 @@ def devices(target: str) -> tuple:
     why = plugin()
     if why:
         raise RuntimeError(why)
-    topology = topologies.get_topology_desc(platform="cuda", topology="1x1x1",
+    # "SLICESxHOSTSxDEVICES": all of a target's GPUs in one host and one process, as on an 8-GPU machine
+    topology = topologies.get_topology_desc(platform="cuda", topology=f"1x1x{gpu_count(target)}",
                                             target_config=spec(target).target_config())
     return tuple(topology.devices)
 

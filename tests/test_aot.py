@@ -30,6 +30,54 @@ def test_compile_only_devices_are_the_target():
     assert device.device_kind == "NVIDIA H100 80GB HBM3" and device.client.runtime_type == "compile_only_runtime"
 
 
+def test_gpu_targets_with_a_count_are_one_host_of_gpus():
+    gpus = aot.devices("8xh100")
+    assert len(gpus) == 8 == aot.chips("8xh100") and {d.process_index for d in gpus} == {0}
+    assert {d.device_kind for d in gpus} == {"NVIDIA H100 80GB HBM3"} and aot.spec("8xa6000") is aot.GPUS["a6000"]
+    assert aot.gpu_count("h100") == 1 and aot.chips("v5e:4x4") == 16
+    for bad in ("0xh100", "8xv100", "8x"):
+        with pytest.raises(ValueError, match="unknown GPU target"):
+            aot.spec(bad)
+
+
+@pytest.mark.parametrize("target,backend,mesh_shape", [("2xa6000", "pallas_gpu", (1, 1, 2)),
+                                                        ("4xh100", "pallas_mosaic_gpu", (2, 1, 2)),
+                                                        ("4xh100", "pallas_gpu", (4, 1, 1))])
+def test_sharded_kernels_compile_for_several_gpus(target, backend, mesh_shape):
+    """On a mesh of GPUs, matmul_4bit runs the Triton or Mosaic GPU kernels per device (shard_map) on its block of
+    x and of the codes; the only collective is dX's sum over a weight split by "tensor" (decoding the
+    double-quantized statistics once gathered an index of every statistic onto every device)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import NamedSharding, PartitionSpec as P
+
+    from shared import quant
+    from shared.kernels.matmul_4bit import api
+    from shared.train import sharding
+
+    mesh = sharding.make_mesh(*mesh_shape, devices=aot.devices(target))
+    n, k, m = 512, 1024, 64
+    q = jax.eval_shape(lambda w: quant.quantize(w, "nf4", double_quant=True),
+                       jax.ShapeDtypeStruct((n, k), jnp.bfloat16))
+    spec = sharding.param_spec(mesh, ("w",), q)
+    q = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=NamedSharding(mesh, s)), q, spec)
+    x = jax.ShapeDtypeStruct((m, k), jnp.bfloat16, sharding=NamedSharding(mesh, P(("data", "fsdp"), None)))
+
+    def f(x, q):
+        y, vjp = jax.vjp(lambda x: api.matmul_4bit(x, q, mesh=sharding.kernel_mesh(mesh)), x)
+        return y, vjp(y)[0]
+
+    with api.compiling_for(aot.spec(target), backend):
+        text = jax.jit(f).lower(x, q).compile().as_text()
+    target_name = {"pallas_gpu": "__gpu$xla.gpu.triton", "pallas_mosaic_gpu": "mosaic_gpu"}[backend]
+    calls = [line for line in text.splitlines() if "custom_call_target=" in line and target_name in line]
+    assert len(calls) == 2, calls
+    local_n = n // mesh.shape["tensor"]
+    assert all(f"u8[{local_n},{k // 2}]" in c for c in calls)  # this device's rows of the codes
+    collectives = {op for op in ("all-gather", "all-to-all", "collective-permute", "all-reduce") if f" {op}" in text}
+    assert collectives == ({"all-reduce"} if mesh.shape["tensor"] > 1 else set()), collectives
+
+
 def test_ptxas_report_parses_kernels():
     log = ("ptxas info    : Compiling entry function 'k1' for 'sm_90a'\nptxas info    : Function properties for k1\n"
            "    8 bytes stack frame, 16 bytes spill stores, 12 bytes spill loads\n"
@@ -98,6 +146,26 @@ def test_triton_kernels_compile_through_xla(target, arch):
 def test_mosaic_gpu_kernels_need_hopper():
     with pytest.raises(ValueError, match="need a Hopper GPU"):
         compiled_step_memory(PRESETS["tiny-llama"], Plan(), target="a6000", kernels="pallas_mosaic_gpu")
+
+
+def test_training_step_compiles_for_several_gpus():
+    """A whole QLoRA step (NF4 + double quantization, LoRA on all projections, clipping, accumulation) compiled by
+    XLA:GPU for 4 H100s as the training loop places it on a (1, 2, 2) mesh, the Mosaic GPU kernels per device:
+    its per-device arguments are the state split over the devices, not all of it. The optimizer state stays on
+    the device: compile-only GPUs cannot describe host memory across a mesh, which is refused, not miscounted."""
+    config = dataclasses.replace(PRESETS["tiny-llama"], dim=256, n_heads=2, n_kv_heads=2, head_dim=128, ffn_dim=512,
+                                 name="t256")
+    plan = Plan(quantize="nf4", lora_rank=4, batch=4, seq_len=64, grad_accum=2, max_grad_norm=0.3,
+                host_optimizer=False)
+    one = compiled_step_memory(config, plan, target="h100", kernels="pallas_mosaic_gpu")
+    split = compiled_step_memory(config, plan, target="4xh100", kernels="pallas_mosaic_gpu", mesh_shape=(1, 2, 2))
+    assert split["chips"] == 4 and split["mesh"] == {"data": 1, "fsdp": 2, "tensor": 2}
+    assert split["backend"].startswith("4xh100 (4 x NVIDIA H100 80GB HBM3")
+    # (LoRA's A and B and their moments split two ways, over the axis of their long side; the codes four)
+    assert one["argument_bytes"] / 4 <= split["argument_bytes"] < 0.7 * one["argument_bytes"], (one, split)
+    assert split["host_argument_bytes"] == one["host_argument_bytes"] == 0
+    with pytest.raises(ValueError, match="4xh100: compile-only GPUs have no host memory space"):
+        compiled_step_memory(config, dataclasses.replace(plan, host_optimizer=True), target="4xh100")
 
 
 @pytest.mark.parametrize("host_optimizer", [True, False])

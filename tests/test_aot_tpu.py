@@ -66,6 +66,7 @@ def test_sharded_kernels_compile_for_a_tpu_slice(mesh_shape):
     assert f"u8[{local_n},{k // 2}]" in calls[0] + calls[1]  # this device's rows of the codes
     assert all(f"[{rows}," in c for c in calls)  # this device's rows of x (or dY)
     assert ("all-reduce(" in text) == (mesh.shape["tensor"] > 1)
+    assert "all-gather" not in text  # (the double-quantized statistics' decoding once gathered an index of them)
 
 
 def test_sharded_training_step_compiles_for_a_tpu_slice():

@@ -94,8 +94,14 @@ def quantize_statistics(absmax: jax.Array, offset: jax.Array) -> tuple[jax.Array
 
 
 def dequantize_statistics(codes: jax.Array, nested: jax.Array, offset: jax.Array, nested_block_size: int) -> jax.Array:
-    """float32 absmax from double-quantized statistics (any layout of `codes`, flattened row-major into blocks)."""
+    """float32 absmax from double-quantized statistics (any layout of `codes`, flattened row-major into blocks).
+
+    Each nested scale is broadcast over its block (the last one padded), not repeated element by element:
+    `jnp.repeat` with a total length builds its index with a scatter and a cumsum over every statistic, which
+    on a mesh also gathers that index onto every device."""
     flat = codes.reshape(-1)
-    scale = jnp.repeat(nested, nested_block_size, total_repeat_length=nested.shape[0] * nested_block_size)
-    values = ieee.rounded(jnp.asarray(codebooks.dynamic_map())[flat] * scale[: flat.shape[0]])
+    blocks = nested.shape[0]
+    padded = jnp.pad(flat, (0, blocks * nested_block_size - flat.shape[0]))
+    values = jnp.asarray(codebooks.dynamic_map())[padded].reshape(blocks, nested_block_size)
+    values = ieee.rounded(values * nested.astype(jnp.float32)[:, None]).reshape(-1)[: flat.shape[0]]
     return (values + offset).reshape(codes.shape)

@@ -175,9 +175,10 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str |
     without one (`shared.aot`), with the quantized projections through the fused 4-bit `kernels` ("pallas_gpu":
     Triton; "pallas_mosaic_gpu": Mosaic GPU, Hopper only) and, under `plan.host_optimizer`, the optimizer state
     in host memory as the training loop keeps it (reported under "host_argument_bytes").
-    target="v5e:4x4", ... (a TPU slice, `shared.aot.TPUS`): compiled by XLA:TPU for every chip of that slice, on
-    a (data, fsdp, tensor) = `mesh_shape` mesh of them (default: all on data) as the training loop places the
-    step there, with the Pallas TPU kernels per device; the figures are per chip (XLA compiles one SPMD program).
+    target="v5e:4x4", ... (a TPU slice, `shared.aot.TPUS`), or "8xh100", ... (GPUs in one host): compiled by
+    XLA:TPU / XLA:GPU for every device of it, on a (data, fsdp, tensor) = `mesh_shape` mesh of them (default: all
+    on data) as the training loop places the step there, with the fused kernels per device (the Pallas TPU ones,
+    or `kernels`); the figures are per device (XLA compiles one SPMD program).
 
     {"argument_bytes": weights + adapters + optimizer state (unless in host memory) + batch, "output_bytes",
      "alias_bytes" (outputs that reuse the donated argument buffers), "temp_bytes" (activations, gradients and
@@ -191,18 +192,38 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str |
 
     host_offload = bool(target) and plan.host_optimizer
     extra = {}
-    if target is not None and aot.is_tpu(target):
+    gpu = None if target is None or aot.is_tpu(target) else aot.spec(target)
+    if gpu is not None:
+        if kernels not in api._GPU_KERNELS:
+            raise ValueError(f"kernels must be one of {sorted(api._GPU_KERNELS)}, got {kernels!r}")
+        if kernels == "pallas_mosaic_gpu" and gpu.compute_capability != (9, 0):
+            raise ValueError(f"the Mosaic GPU kernels need a Hopper GPU (sm_90); {target} is "
+                             f"sm_{''.join(map(str, gpu.compute_capability))}")
+    if target is not None and (aot.is_tpu(target) or aot.chips(target) > 1):
         from shared.train.sharding import make_mesh
 
-        chip = aot.tpu_spec(target)
+        if gpu is not None and host_offload:
+            raise ValueError(
+                f"{target}: compile-only GPUs have no host memory space in this JAX (their devices list no memories, "
+                "so a sharding's memory kind is dropped), and across several of them XLA would count the optimizer "
+                "state on the device while the step sends it back to the host: compile with "
+                "train.host_optimizer=False (the state on the device: an upper bound) or for one GPU")
+
         mesh = make_mesh(*(mesh_shape or (-1, 1, 1)), devices=aot.devices(target))
         step, state, batch = abstract_step(config, plan, host_offload=host_offload, mesh=mesh)
+        if gpu is None:
+            chip = aot.tpu_spec(target)
+            kind, memory, compiler, context = chip.device_kind, chip.hbm_bytes, "XLA:TPU", api.use(
+                "pallas_tpu", lower_only=True)
+        else:
+            kind, memory, compiler, context = gpu.description, gpu.memory_bytes, "XLA:GPU", api.compiling_for(
+                gpu, kernels)
         t0 = time.perf_counter()
-        with api.use("pallas_tpu", lower_only=True):
+        with context:
             compiled = aot.compile_for(target, step, (state, batch), donate_argnums=0)
-        backend = (f"{target} ({mesh.size} x {chip.device_kind}, mesh {dict(mesh.shape)}, XLA:TPU deviceless, "
-                   "pallas_tpu kernels; per chip)")
-        extra = dict(chips=mesh.size, mesh=dict(mesh.shape), hbm_per_chip=chip.hbm_bytes)
+        backend = (f"{target} ({mesh.size} x {kind}, mesh {dict(mesh.shape)}, {compiler} deviceless, "
+                   f"{'pallas_tpu' if gpu is None else kernels} kernels; per device)")
+        extra = dict(chips=mesh.size, mesh=dict(mesh.shape), hbm_per_chip=memory)
     else:
         step, state, batch = abstract_step(config, plan, host_offload=host_offload)
         t0 = time.perf_counter()
@@ -210,12 +231,6 @@ def compiled_step_memory(config: ModelConfig, plan: Plan = Plan(), target: str |
             compiled = jax.jit(step, donate_argnums=0).lower(state, batch).compile()
             backend = jax.default_backend()
         else:
-            gpu = aot.spec(target)
-            if kernels not in api._GPU_KERNELS:
-                raise ValueError(f"kernels must be one of {sorted(api._GPU_KERNELS)}, got {kernels!r}")
-            if kernels == "pallas_mosaic_gpu" and gpu.compute_capability != (9, 0):
-                raise ValueError(f"the Mosaic GPU kernels need a Hopper GPU (sm_90); {target} is "
-                                 f"sm_{''.join(map(str, gpu.compute_capability))}")
             args = (aot.abstract(target, state, host=is_optimizer_state if host_offload else lambda p: False),
                     aot.abstract(target, batch))
             with api.compiling_for(gpu, kernels):
