@@ -3,6 +3,7 @@ import ml_collections
 import numpy as np
 
 from shared.tracking import read_metrics
+from shared.train.compile_cache import _reset
 from shared.train.loop import train
 
 
@@ -65,6 +66,38 @@ def test_stopped_run_resumes_to_identical_losses(tmp_path, monkeypatch):
         assert r["step"] not in cut or cut[r["step"]] == r["loss"]
         cut[r["step"]] = r["loss"]
     assert cut == full  # bitwise on CPU
+
+
+def test_restarted_run_reads_its_compiled_steps_back(tmp_path, monkeypatch):
+    """The loop keeps its compiled steps in JAX's persistent compilation cache in the workdir: a restarted run (a
+    new process in practice; here the in-memory caches are cleared) reads them back instead of compiling; the
+    process's own cache setting is restored after each run. train.compilation_cache="" turns it off."""
+    import jax
+
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    events = []
+    listener = lambda event, **kw: events.append(event)  # noqa: E731
+    jax.monitoring.register_event_listener(listener)
+    suite_cache = jax.config.jax_compilation_cache_dir  # (conftest's, for the whole run: set aside here)
+    jax.config.update("jax_compilation_cache_dir", None)
+    try:
+        before = jax.config.jax_compilation_cache_dir
+        config = _config(steps=4)
+        config.train.compilation_cache_min_s = 0.0
+        train(config, tmp_path / "run", make_data=_data, stop_after=2)
+        assert list((tmp_path / "run" / "jax_cache").iterdir()), "nothing was written to the compilation cache"
+        assert jax.config.jax_compilation_cache_dir == before
+        jax.clear_caches()
+        events.clear()
+        train(config, tmp_path / "run", make_data=_data)  # the same steps compiled again: read back
+        assert "/jax/compilation_cache/cache_hits" in events
+        config.train.compilation_cache = ""
+        train(config, tmp_path / "off", make_data=_data)
+        assert not (tmp_path / "off" / "jax_cache").exists()
+    finally:
+        jax.monitoring.unregister_event_listener(listener)
+        jax.config.update("jax_compilation_cache_dir", suite_cache)
+        _reset()
 
 
 def test_export_adapter_of_the_newest_checkpoint(tmp_path, monkeypatch):

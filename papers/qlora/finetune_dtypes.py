@@ -28,7 +28,6 @@ not thousands of steps at 7B-65B.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import pathlib
 import resource
@@ -42,6 +41,7 @@ from papers.qlora.common import reported_values
 from papers.qlora.configs.alpaca_dtypes import VARIANTS, get_config
 from shared.eval import ClaimResult, Comparison
 from shared.tracking import read_metrics
+from shared.train.compile_cache import compilation_cache
 from shared.train.data import make_data
 from shared.train.loop import attach_lora, build_model, evaluate, train
 
@@ -104,34 +104,6 @@ def loss_before_finetuning(config) -> float:
     return float(evaluate(model, eval_batches())["eval_loss"])
 
 
-@contextlib.contextmanager
-def compilation_cache(directory):
-    """JAX's persistent compilation cache in `directory` for this block, unless one is configured already. Every run
-    of a variant compiles the same training and evaluation steps, but the loop builds a new optimizer (a new
-    schedule closure) per run, which the in-memory jit cache treats as new; the persistent cache is keyed by the
-    compiled computation itself, so each variant's steps are compiled once (about two minutes each on this CPU)."""
-    if jax.config.jax_compilation_cache_dir:
-        yield
-        return
-    names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
-             "jax_persistent_cache_min_entry_size_bytes")
-    previous = {n: getattr(jax.config, n) for n in names}
-    jax.config.update("jax_compilation_cache_dir", str(directory))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    try:
-        yield
-    finally:
-        for n, v in previous.items():
-            jax.config.update(n, v)
-        try:  # forget the cache object that points into `directory` (private API: best effort)
-            from jax._src import compilation_cache as cc
-
-            cc.reset_cache()
-        except (ImportError, AttributeError):
-            pass
-
-
 def cpu_seconds() -> float:
     """User + system CPU time of this process so far (on a busy machine a fairer measure of cost than wall time)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -174,7 +146,7 @@ def finetune_dtypes(seeds=(0, 1, 2), steps: int = 20, fp4_seeds=None, lr: float 
                           "data.eval_size": eval_size})
     paper = reported_values("7")
     start, start_cpu = time.perf_counter(), cpu_seconds()
-    with tempfile.TemporaryDirectory(prefix="qlora-claim7-") as tmp, compilation_cache(pathlib.Path(tmp) / "jax"):
+    with tempfile.TemporaryDirectory(prefix="qlora-claim7-") as tmp, compilation_cache(pathlib.Path(tmp) / "jax", 0.5):
         root = pathlib.Path(workdir or tmp)
         runs: dict[str, dict[int, dict]] = {v: {} for v in plan}
         initial: dict[str, float] = {}

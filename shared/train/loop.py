@@ -33,6 +33,7 @@ from shared.model import PRESETS, Transformer, from_pretrained
 from shared.model.loading import default_hook, quantize_hook, random_model
 from shared.tracking import Tracker
 from shared.train.checkpoint import Checkpointer, abstract
+from shared.train.compile_cache import cache_dir, compilation_cache
 from shared.train.optim import adamw, schedule, warmup_steps
 from shared.train.sharding import make_mesh, shard_batch, shard_model, shard_optimizer
 from shared.train.step import eval_step, offload_optimizer, train_step
@@ -154,8 +155,15 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
           stop_after: int | None = None) -> dict:
     """Trains as `config` says; returns the last logged metrics. `make_data(config, tokenizer)` gives the training
     batches and optionally a function returning the evaluation batches. `stop_after` (tests) ends the process-level
-    run early, as a kill would, without a final checkpoint."""
+    run early, as a kill would, without a final checkpoint. Compiled steps are kept in JAX's persistent compilation
+    cache (`train.compilation_cache`, default WORKDIR/jax_cache; programs that compiled in under
+    `train.compilation_cache_min_s`, default 1 s, are not kept): a restarted run reads them back."""
     workdir = pathlib.Path(workdir)
+    with compilation_cache(cache_dir(config, workdir), config.train.get("compilation_cache_min_s", 1.0)):
+        return _train(config, workdir, make_data=make_data, stop_after=stop_after)
+
+
+def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) -> dict:
     primary = jax.process_index() == 0
     workdir.mkdir(parents=True, exist_ok=True)
     if primary:
