@@ -57,6 +57,22 @@ def test_mesh_shape_errors():
         make_mesh(data=3, fsdp=1, tensor=1, devices=[object()] * 4)
 
 
+def test_a_batch_that_does_not_split_is_reported_with_its_fix():
+    """Guanaco's batch of 1 x 16 accumulated on 8 GPUs: each would compute the whole batch. The loop warns, naming
+    the overrides that keep the effective batch and split it."""
+    import jax
+
+    from shared.train.sharding import batch_split_problem
+
+    mesh = jax.sharding.AbstractMesh((4, 2, 1), ("data", "fsdp", "tensor"))
+    problem = batch_split_problem(mesh, 1, 16)
+    assert "data.batch_size=1 does not divide over the mesh's data x fsdp = 8 devices" in problem
+    assert "--config.data.batch_size=8 --config.train.grad_accum=2 keeps the effective batch of 16" in problem
+    assert "a data.batch_size that is a multiple of 8" in batch_split_problem(mesh, 3, 1)
+    assert batch_split_problem(mesh, 16, 1) is None
+    assert batch_split_problem(jax.sharding.AbstractMesh((1, 1, 8), ("data", "fsdp", "tensor")), 1, 16) is None
+
+
 def _train(workdir, steps, devices, mesh=None):
     """scripts.train on the tiny config with `devices` simulated CPU devices; its (step, loss) and eval losses."""
     import json

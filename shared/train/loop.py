@@ -21,6 +21,7 @@ import json
 import math
 import pathlib
 import time
+import warnings
 from typing import Callable, Protocol
 
 import jax
@@ -35,7 +36,7 @@ from shared.tracking import Tracker
 from shared.train.checkpoint import Checkpointer, abstract
 from shared.train.compile_cache import cache_dir, compilation_cache
 from shared.train.optim import adamw, schedule, warmup_steps
-from shared.train.sharding import make_mesh, shard_batch, shard_model, shard_optimizer
+from shared.train.sharding import batch_split_problem, make_mesh, shard_batch, shard_model, shard_optimizer
 from shared.train.step import eval_step, offload_optimizer, train_step
 
 
@@ -176,6 +177,9 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
     if mesh is not None:
         shard_model(model, mesh)  # before the optimizer: its state is created beside each adapter
         print(f"mesh: {dict(mesh.shape)} over {mesh.size} devices, {jax.process_count()} process(es)")
+        problem = batch_split_problem(mesh, (config.get("data") or {}).get("batch_size", 1), t.get("grad_accum", 1))
+        if problem:
+            warnings.warn(problem, stacklevel=2)
     place = _on_default_device if mesh is None else (lambda b: shard_batch(b, mesh))
     print(describe_trainable(model))
 

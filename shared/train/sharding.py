@@ -143,6 +143,21 @@ def batch_spec(mesh: Mesh, shape) -> P:
     return _fit(mesh, shape, (("data", "fsdp"),) + (None,) * (len(shape) - 1))
 
 
+def batch_split_problem(mesh: Mesh, batch_size: int, grad_accum: int = 1) -> str | None:
+    """Why a batch of `batch_size` rows gets no data parallelism on `mesh` (the data x fsdp devices do not divide
+    it, so each of them computes the whole batch), with the overrides that spread the same effective batch
+    (batch_size x grad_accum) over them; None when it splits."""
+    parts = mesh.shape["data"] * mesh.shape["fsdp"]
+    if parts == 1 or batch_size % parts == 0:
+        return None
+    effective = batch_size * grad_accum
+    fix = (f"--config.data.batch_size={parts} --config.train.grad_accum={effective // parts} keeps the effective "
+           f"batch of {effective} and splits it" if effective % parts == 0 else
+           f"a data.batch_size that is a multiple of {parts} splits it (the effective batch, {effective}, is not)")
+    return (f"data.batch_size={batch_size} does not divide over the mesh's data x fsdp = {parts} devices: every one "
+            f"of them computes the whole batch, the same work {parts} times; {fix}")
+
+
 def kernel_mesh(mesh: Mesh) -> matmul_4bit_api.MeshAxes:
     """How the fused 4-bit kernels split over the mesh, by the rules above: rows of x over ("data", "fsdp"), a
     4-bit weight's out rows over "tensor" (XLA cannot partition a Pallas kernel; `matmul_4bit` runs it per
