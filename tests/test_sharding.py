@@ -73,10 +73,13 @@ def test_a_batch_that_does_not_split_is_reported_with_its_fix():
     assert batch_split_problem(jax.sharding.AbstractMesh((1, 1, 8), ("data", "fsdp", "tensor")), 1, 16) is None
 
 
-def _train(workdir, steps, devices, mesh=None):
-    """scripts.train on the tiny config with `devices` simulated CPU devices; its (step, loss) and eval losses."""
+def _train(workdir, steps, devices, mesh=None, processes=1):
+    """scripts.train on the tiny config with `devices` simulated CPU devices (in each of `processes` processes,
+    started as the machines of a multi-host job: a coordinator address, their count and index); its (step, loss)
+    and eval losses, and process 0's output."""
     import json
     import os
+    import socket
 
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "WANDB_MODE": "disabled",
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
@@ -84,19 +87,47 @@ def _train(workdir, steps, devices, mesh=None):
            f"--workdir={workdir}", f"--config.train.steps={steps}", "--config.train.checkpoint_every=3"]
     if mesh:
         cmd += [f"--config.mesh.{axis}={size}" for axis, size in zip(("data", "fsdp", "tensor"), mesh)]
-    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    if processes > 1:
+        with socket.socket() as s:
+            s.bind(("localhost", 0))
+            port = s.getsockname()[1]
+        env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES=str(processes))
+    # (output to files: a process blocked on a full pipe would stall the other's collectives)
+    logs = [(workdir.parent / f"{workdir.name}.{steps}.{i}.out", workdir.parent / f"{workdir.name}.{steps}.{i}.err")
+            for i in range(processes)]
+    running = []
+    for i, (out, err) in enumerate(logs):
+        with open(out, "w") as stdout, open(err, "w") as stderr:
+            running.append(subprocess.Popen(cmd, cwd=REPO, stdout=stdout, stderr=stderr,
+                                            env={**env, "JAX_PROCESS_ID": str(i)} if processes > 1 else env))
+    try:
+        for proc in running:
+            proc.wait(timeout=600)
+    finally:
+        for proc in running:
+            proc.kill()
+    outs = [out.read_text() for out, _ in logs]
+    for i, proc in enumerate(running):
+        assert proc.returncode == 0, f"process {i}:\n" + outs[i][-2000:] + logs[i][1].read_text()[-4000:]
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     return ({r["step"]: r["loss"] for r in rows if "loss" in r},
-            {r["step"]: r["eval_loss"] for r in rows if "eval_loss" in r}, out.stdout)
+            {r["step"]: r["eval_loss"] for r in rows if "eval_loss" in r}, outs[0])
+
+
+@pytest.fixture(scope="module")
+def one_device(tmp_path_factory):
+    """The reference: the tiny config's 6 steps on one device."""
+    one, one_eval, _ = _train(tmp_path_factory.mktemp("one"), 6, devices=1)
+    assert sorted(one) == list(range(1, 7))
+    return one, one_eval
 
 
 @pytest.mark.slow
-def test_training_loop_on_a_mesh_equals_one_device(tmp_path):
+def test_training_loop_on_a_mesh_equals_one_device(tmp_path, one_device):
     """scripts.train on 8 devices as a (2, 2, 2) mesh (model, adapters, optimizer state and batches placed by
     shared.train.sharding) gives the one-device run's losses, including across a resume from a sharded checkpoint
     (a first run stopped at step 3, then the same command with more steps)."""
-    one, one_eval, _ = _train(tmp_path / "one", 6, devices=1)
+    one, one_eval = one_device
     _train(tmp_path / "mesh", 3, devices=8, mesh=(2, 2, 2))
     losses, evals, stdout = _train(tmp_path / "mesh", 6, devices=8, mesh=(2, 2, 2))
     assert "mesh: {'data': 2, 'fsdp': 2, 'tensor': 2} over 8 devices" in stdout
@@ -104,3 +135,20 @@ def test_training_loop_on_a_mesh_equals_one_device(tmp_path):
     for step in one:
         assert losses[step] == pytest.approx(one[step], rel=1e-5), step
     assert evals[6] == pytest.approx(one_eval[6], rel=1e-5)  # (the first run also evaluated at its end, step 3)
+
+
+@pytest.mark.slow
+def test_training_loop_across_two_processes_equals_one_device(tmp_path, one_device):
+    """A multi-host job in miniature: two processes of 4 CPU devices each (jax.distributed through a coordinator
+    address, as on two GPU machines or a TPU pod's hosts) train on one (2, 2, 2) mesh over all 8 devices, save a
+    checkpoint together, and resume from it: the one-device run's losses. (Placing the model failed across
+    processes until `sharding.put_global`: jax.device_put refuses the devices of another process.)"""
+    one, one_eval = one_device
+    _train(tmp_path / "hosts", 3, devices=4, mesh=(2, 2, 2), processes=2)
+    losses, evals, stdout = _train(tmp_path / "hosts", 6, devices=4, mesh=(2, 2, 2), processes=2)
+    assert "mesh: {'data': 2, 'fsdp': 2, 'tensor': 2} over 8 devices, 2 process(es)" in stdout
+    assert f"resumed from {tmp_path / 'hosts' / 'checkpoints' / '3'} at step 3" in stdout
+    assert sorted(losses) == list(range(1, 7))
+    for step in one:
+        assert losses[step] == pytest.approx(one[step], rel=1e-5), step
+    assert evals[6] == pytest.approx(one_eval[6], rel=1e-5)

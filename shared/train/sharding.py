@@ -38,9 +38,22 @@ AXES = ("data", "fsdp", "tensor")
 def initialize_distributed() -> None:
     """`jax.distributed.initialize()` where a launch may span processes: a coordinator address in the environment
     (multi-node GPU), or a Cloud TPU VM (JAX finds the slice's other hosts from the TPU metadata; one host alone
-    is a job of one process); elsewhere a no-op. Call it before anything touches the devices."""
-    if os.environ.get("JAX_COORDINATOR_ADDRESS") or _on_cloud_tpu_vm():
-        jax.distributed.initialize()
+    is a job of one process); elsewhere a no-op. Call it before anything touches the devices.
+
+    With a coordinator address (`JAX_COORDINATOR_ADDRESS=host:port`), JAX finds the process count and this
+    process's index under SLURM, Open MPI and the other schedulers it knows; elsewhere (machines started by hand)
+    set them as `JAX_NUM_PROCESSES` and `JAX_PROCESS_ID`, the same on every machine but the index."""
+    if not (os.environ.get("JAX_COORDINATOR_ADDRESS") or _on_cloud_tpu_vm()):
+        return
+    given = {}
+    for name, key in (("JAX_NUM_PROCESSES", "num_processes"), ("JAX_PROCESS_ID", "process_id")):
+        value = os.environ.get(name)
+        if value is not None:
+            try:
+                given[key] = int(value)
+            except ValueError:
+                raise ValueError(f"{name}={value!r} in the environment: an integer is needed") from None
+    jax.distributed.initialize(**given)
 
 
 def _on_cloud_tpu_vm() -> bool:
@@ -98,9 +111,23 @@ def constrain_batch(mesh: Mesh, x: jax.Array) -> jax.Array:
     return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, batch_spec(mesh, x.shape)))
 
 
-def placed(state, mesh: Mesh, put=jax.device_put):
+def put_global(value, sharding: NamedSharding) -> jax.Array:
+    """`value`, the same array in every process (a model built from one seed or one checkpoint), placed as
+    `sharding` says: `jax.device_put` where this process holds all of the mesh; across processes (a TPU pod,
+    several GPU machines) each process gives its own devices their blocks, from its copy in host memory
+    (`jax.device_put` refuses devices of other processes)."""
+    if sharding.is_fully_addressable:
+        return jax.device_put(value, sharding)
+    if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):  # (dropout's RNG keys): their data, then rewrapped
+        data = put_global(jax.random.key_data(value), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(value))
+    host = np.asarray(value)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def placed(state, mesh: Mesh, put=put_global):
     """`state` (an nnx State: a model's or an optimizer's) with every array replaced by put(array, NamedSharding)
-    by the rules above: `jax.device_put` places it; another `put` may, e.g., describe it (abstract arguments).
+    by the rules above: `put_global` places it; another `put` may, e.g., describe it (abstract arguments).
     Paths decide (`param_spec`): optimizer moments end like their adapter's path and follow it; scalars (the step
     count) are replicated."""
     flat = []
