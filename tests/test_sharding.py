@@ -73,32 +73,26 @@ def test_a_batch_that_does_not_split_is_reported_with_its_fix():
     assert batch_split_problem(jax.sharding.AbstractMesh((1, 1, 8), ("data", "fsdp", "tensor")), 1, 16) is None
 
 
-def _train(workdir, steps, devices, mesh=None, processes=1):
-    """scripts.train on the tiny config with `devices` simulated CPU devices (in each of `processes` processes,
-    started as the machines of a multi-host job: a coordinator address, their count and index); its (step, loss)
-    and eval losses, and process 0's output."""
-    import json
+def _launch(args, devices, processes, logs, cwds=None):
+    """scripts.train ARGS with `devices` simulated CPU devices in each of `processes` processes, started as the
+    machines of a multi-host job (a coordinator address, their count and index); [(returncode, stdout, stderr)].
+    Output goes to files under `logs`: a process blocked on a full pipe would stall the other's collectives."""
     import os
     import socket
 
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "WANDB_MODE": "disabled",
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO),
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-    cmd = [sys.executable, "-m", "scripts.train", "--config=papers/qlora/configs/guanaco.py:tiny",
-           f"--workdir={workdir}", f"--config.train.steps={steps}", "--config.train.checkpoint_every=3"]
-    if mesh:
-        cmd += [f"--config.mesh.{axis}={size}" for axis, size in zip(("data", "fsdp", "tensor"), mesh)]
     if processes > 1:
         with socket.socket() as s:
             s.bind(("localhost", 0))
             port = s.getsockname()[1]
         env.update(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES=str(processes))
-    # (output to files: a process blocked on a full pipe would stall the other's collectives)
-    logs = [(workdir.parent / f"{workdir.name}.{steps}.{i}.out", workdir.parent / f"{workdir.name}.{steps}.{i}.err")
-            for i in range(processes)]
+    files = [(logs / f"{i}.out", logs / f"{i}.err") for i in range(processes)]
     running = []
-    for i, (out, err) in enumerate(logs):
+    for i, (out, err) in enumerate(files):
         with open(out, "w") as stdout, open(err, "w") as stderr:
-            running.append(subprocess.Popen(cmd, cwd=REPO, stdout=stdout, stderr=stderr,
+            running.append(subprocess.Popen([sys.executable, "-m", "scripts.train", *args],
+                                            cwd=(cwds or [REPO] * processes)[i], stdout=stdout, stderr=stderr,
                                             env={**env, "JAX_PROCESS_ID": str(i)} if processes > 1 else env))
     try:
         for proc in running:
@@ -106,12 +100,25 @@ def _train(workdir, steps, devices, mesh=None, processes=1):
     finally:
         for proc in running:
             proc.kill()
-    outs = [out.read_text() for out, _ in logs]
-    for i, proc in enumerate(running):
-        assert proc.returncode == 0, f"process {i}:\n" + outs[i][-2000:] + logs[i][1].read_text()[-4000:]
+    return [(proc.returncode, out.read_text(), err.read_text()) for proc, (out, err) in zip(running, files)]
+
+
+def _train(workdir, steps, devices, mesh=None, processes=1):
+    """scripts.train on the tiny config (`_launch`); its (step, loss) and eval losses, and process 0's output."""
+    import json
+
+    args = [f"--config={REPO}/papers/qlora/configs/guanaco.py:tiny", f"--workdir={workdir}",
+            f"--config.train.steps={steps}", "--config.train.checkpoint_every=3"]
+    if mesh:
+        args += [f"--config.mesh.{axis}={size}" for axis, size in zip(("data", "fsdp", "tensor"), mesh)]
+    logs = workdir.parent / f"{workdir.name}-logs-{steps}"
+    logs.mkdir(exist_ok=True)
+    results = _launch(args, devices, processes, logs)
+    for i, (code, out, err) in enumerate(results):
+        assert code == 0, f"process {i}:\n" + out[-2000:] + err[-4000:]
     rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     return ({r["step"]: r["loss"] for r in rows if "loss" in r},
-            {r["step"]: r["eval_loss"] for r in rows if "eval_loss" in r}, outs[0])
+            {r["step"]: r["eval_loss"] for r in rows if "eval_loss" in r}, results[0][1])
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +159,21 @@ def test_training_loop_across_two_processes_equals_one_device(tmp_path, one_devi
     for step in one:
         assert losses[step] == pytest.approx(one[step], rel=1e-5), step
     assert evals[6] == pytest.approx(one_eval[6], rel=1e-5)
+
+
+def test_a_workdir_the_hosts_do_not_share_is_refused(tmp_path):
+    """Two processes whose "run" folders are different directories (each host's own disk, here two working
+    directories): both stop before training, naming the problem, instead of splitting checkpoints across hosts.
+    A URL workdir (gs://...) is refused too: the loop writes through the local filesystem."""
+    hosts = [tmp_path / "host0", tmp_path / "host1"]
+    for h in hosts:
+        h.mkdir()
+    args = [f"--config={REPO}/papers/qlora/configs/guanaco.py:tiny", "--workdir=run", "--config.train.steps=2",
+            "--config.mesh.data=8"]
+    results = _launch(args, 4, 2, tmp_path, cwds=hosts)
+    for code, out, err in results:
+        assert code != 0 and "is not shared by the job's 2 processes: process(es) [1]" in err, err[-3000:]
+    assert not (hosts[0] / "run" / "metrics.jsonl").exists()
+    ((code, _, err),) = _launch([*args[:1], "--workdir=gs://bucket/run", *args[2:3]], 1, 1, tmp_path)
+    assert code != 0 and "workdir gs://bucket/run: a URL" in err
+    assert not (REPO / "gs:").exists()

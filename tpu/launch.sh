@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run one command on every worker at once (multi-host JAX needs all hosts to start the same program).
-#   bash tpu/launch.sh "python -m scripts.train --config papers/qlora/configs/guanaco.py:65b --workdir gs://b/run"
+#   bash tpu/launch.sh "python -m scripts.train --config papers/qlora/configs/guanaco.py:65b --workdir /mnt/gcs/b/run"
 set -euo pipefail
 : "${TPU_NAME:?set TPU_NAME}" "${ZONE:?set ZONE}"
 [ $# -ge 1 ] || { echo "usage: bash tpu/launch.sh 'python -m scripts.train ...'" >&2; exit 2; }

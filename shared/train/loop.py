@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import re
 import time
 import warnings
 from typing import Callable, Protocol
@@ -101,6 +102,34 @@ def training_mesh(config):
     return make_mesh(**dict(config.get("mesh") or {}))
 
 
+def check_shared_workdir(workdir: pathlib.Path) -> None:
+    """In a multi-host job, that every process sees the same `workdir` (Orbax writes each process's shards of a
+    checkpoint into it, and process 0 alone writes the metrics): process 0 writes a token there that every other
+    process must read back. Folders local to each host raise an error naming the hosts' view, before training."""
+    if jax.process_count() == 1:
+        return
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    token_file = workdir / ".shared_workdir_check"
+    token = int(multihost_utils.broadcast_one_to_all(np.int32(np.random.default_rng().integers(1, 2**31 - 1))))
+    if jax.process_index() == 0:
+        token_file.write_text(str(token))
+    multihost_utils.sync_global_devices("shared workdir: written")
+    try:
+        seen = token_file.read_text().strip()
+    except OSError as e:
+        seen = f"nothing ({type(e).__name__})"
+    agree = multihost_utils.process_allgather(np.int32(seen == str(token)))
+    multihost_utils.sync_global_devices("shared workdir: read")
+    if not np.all(agree):
+        missing = [int(i) for i in np.flatnonzero(np.asarray(agree) == 0)]
+        raise RuntimeError(f"workdir {workdir} is not shared by the job's {jax.process_count()} processes: "
+                           f"process(es) {missing} do not see the file process 0 wrote there (this process read "
+                           f"{seen!r}); checkpoints would be split across hosts. Use a shared filesystem or a "
+                           "Cloud Storage bucket mounted on every host (gcsfuse)")
+
+
 def restore_adapters(workdir) -> tuple[int, object]:
     """The model of a training workdir (abstract base weights: nothing is loaded) with the adapters of its newest
     good checkpoint, and that checkpoint's step. For exporting adapters."""
@@ -158,7 +187,14 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
     batches and optionally a function returning the evaluation batches. `stop_after` (tests) ends the process-level
     run early, as a kill would, without a final checkpoint. Compiled steps are kept in JAX's persistent compilation
     cache (`train.compilation_cache`, default WORKDIR/jax_cache; programs that compiled in under
-    `train.compilation_cache_min_s`, default 1 s, are not kept): a restarted run reads them back."""
+    `train.compilation_cache_min_s`, default 1 s, are not kept): a restarted run reads them back.
+
+    `workdir` is a local path; in a multi-host job, one that every process sees (a shared filesystem, or a Cloud
+    Storage bucket mounted with gcsfuse), which is checked before training starts."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", str(workdir)):
+        raise ValueError(f"workdir {workdir}: a URL; the loop writes checkpoints, metrics.jsonl and its caches through "
+                         "the local filesystem (pathlib would make it a local folder named after the scheme): mount "
+                         "the bucket on every host (gcsfuse) or use a shared filesystem, and pass that path")
     workdir = pathlib.Path(workdir)
     with compilation_cache(cache_dir(config, workdir), config.train.get("compilation_cache_min_s", 1.0)):
         return _train(config, workdir, make_data=make_data, stop_after=stop_after)
@@ -169,6 +205,7 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
     workdir.mkdir(parents=True, exist_ok=True)
     if primary:
         (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")  # for export_adapter
+    check_shared_workdir(workdir)
     t = config.train
     mesh = training_mesh(config)
     model, tokenizer = build_model(config)
