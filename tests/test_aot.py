@@ -47,28 +47,11 @@ def test_sharded_kernels_compile_for_several_gpus(target, backend, mesh_shape):
     """On a mesh of GPUs, matmul_4bit runs the Triton or Mosaic GPU kernels per device (shard_map) on its block of
     x and of the codes; the only collective is dX's sum over a weight split by "tensor" (decoding the
     double-quantized statistics once gathered an index of every statistic onto every device)."""
-    import jax
-    import jax.numpy as jnp
-    from jax.sharding import NamedSharding, PartitionSpec as P
-
-    from shared import quant
     from shared.kernels.matmul_4bit import api
-    from shared.train import sharding
+    from tests import sharded_kernels
 
-    mesh = sharding.make_mesh(*mesh_shape, devices=aot.devices(target))
-    n, k, m = 512, 1024, 64
-    q = jax.eval_shape(lambda w: quant.quantize(w, "nf4", double_quant=True),
-                       jax.ShapeDtypeStruct((n, k), jnp.bfloat16))
-    spec = sharding.param_spec(mesh, ("w",), q)
-    q = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=NamedSharding(mesh, s)), q, spec)
-    x = jax.ShapeDtypeStruct((m, k), jnp.bfloat16, sharding=NamedSharding(mesh, P(("data", "fsdp"), None)))
-
-    def f(x, q):
-        y, vjp = jax.vjp(lambda x: api.matmul_4bit(x, q, mesh=sharding.kernel_mesh(mesh)), x)
-        return y, vjp(y)[0]
-
-    with api.compiling_for(aot.spec(target), backend):
-        text = jax.jit(f).lower(x, q).compile().as_text()
+    n, k = 512, 1024
+    text, mesh = sharded_kernels.compiled_text(target, mesh_shape, api.compiling_for(aot.spec(target), backend), n, k)
     target_name = {"pallas_gpu": "__gpu$xla.gpu.triton", "pallas_mosaic_gpu": "mosaic_gpu"}[backend]
     calls = [line for line in text.splitlines() if "custom_call_target=" in line and target_name in line]
     assert len(calls) == 2, calls

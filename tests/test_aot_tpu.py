@@ -4,10 +4,7 @@ TPU slices this machine does not have (scripts/setup.sh installs libtpu into .ve
 import dataclasses
 import os
 
-import jax
-import jax.numpy as jnp
 import pytest
-from jax.sharding import NamedSharding, PartitionSpec as P
 
 from shared import aot
 
@@ -42,23 +39,11 @@ def test_sharded_kernels_compile_for_a_tpu_slice(mesh_shape):
     """On a mesh, matmul_4bit runs the kernels per device (shard_map): XLA:TPU compiles it (it refuses a Mosaic
     kernel on sharded operands), each kernel sees one device's block, and a weight split over "tensor" sums dX
     over it (an all-reduce)."""
-    from shared import quant
     from shared.kernels.matmul_4bit import api
-    from shared.train import sharding
+    from tests import sharded_kernels
 
-    mesh = sharding.make_mesh(*mesh_shape, devices=aot.devices("v5e:2x2"))
     n, k, m = 512, 1024, 64
-    q = jax.eval_shape(lambda w: quant.quantize(w, "nf4", double_quant=True), jax.ShapeDtypeStruct((n, k), jnp.bfloat16))
-    spec = sharding.param_spec(mesh, ("w",), q)
-    q = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=NamedSharding(mesh, s)), q, spec)
-    x = jax.ShapeDtypeStruct((m, k), jnp.bfloat16, sharding=NamedSharding(mesh, P(("data", "fsdp"), None)))
-
-    def f(x, q):
-        y, vjp = jax.vjp(lambda x: api.matmul_4bit(x, q, mesh=sharding.kernel_mesh(mesh)), x)
-        return y, vjp(y)[0]
-
-    with api.use("pallas_tpu", lower_only=True):
-        text = jax.jit(f).lower(x, q).compile().as_text()
+    text, mesh = sharded_kernels.compiled_text("v5e:2x2", mesh_shape, api.use("pallas_tpu", lower_only=True), n, k, m)
     calls = [line for line in text.splitlines() if 'custom_call_target="tpu_custom_call"' in line]
     assert len(calls) == 2
     rows = m // (mesh.shape["data"] * mesh.shape["fsdp"])
