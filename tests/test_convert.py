@@ -42,3 +42,22 @@ def test_converted_checkpoint_refuses_requantization(hf_dir, tmp_path):
     with pytest.raises(ValueError, match="restored as it was stored"):
         from_pretrained(tmp_path / "c", quantize="nf4")
     assert load_orbax(tmp_path / "c").config.n_layers == 2
+
+
+def test_training_refuses_a_converted_model_of_another_quantization(hf_dir, tmp_path):
+    """The loop restores a converted model as stored; a config that asks for another quantization is refused,
+    naming both, instead of training on weights it did not ask for."""
+    import ml_collections
+
+    from shared.train.loop import architecture, build_model
+
+    save_orbax(from_pretrained(hf_dir, dtype=jnp.bfloat16, quantize="nf4").module, tmp_path / "nf4")
+    config = ml_collections.ConfigDict({"seed": 0, "model": {"source": str(tmp_path / "nf4"), "preset": "",
+                                                             "quantize": "fp4", "double_quant": True}})
+    with pytest.raises(ValueError, match=r"converted with quantization nf4 \+ double quantization, but the config "
+                                         r"asks for fp4 \+ double quantization"):
+        build_model(config)
+    config.model.quantize = "nf4"
+    model, _ = build_model(config)
+    assert isinstance(model.layers[0].attn.q.weight.get_value(), QuantizedArray)
+    assert architecture(config).dim == 64  # read from the converted model's record

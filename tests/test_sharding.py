@@ -103,12 +103,12 @@ def _launch(args, devices, processes, logs, cwds=None):
     return [(proc.returncode, out.read_text(), err.read_text()) for proc, (out, err) in zip(running, files)]
 
 
-def _train(workdir, steps, devices, mesh=None, processes=1):
+def _train(workdir, steps, devices, mesh=None, processes=1, extra=()):
     """scripts.train on the tiny config (`_launch`); its (step, loss) and eval losses, and process 0's output."""
     import json
 
     args = [f"--config={REPO}/papers/qlora/configs/guanaco.py:tiny", f"--workdir={workdir}",
-            f"--config.train.steps={steps}", "--config.train.checkpoint_every=3"]
+            f"--config.train.steps={steps}", "--config.train.checkpoint_every=3", *extra]
     if mesh:
         args += [f"--config.mesh.{axis}={size}" for axis, size in zip(("data", "fsdp", "tensor"), mesh)]
     logs = workdir.parent / f"{workdir.name}-logs-{steps}"
@@ -144,16 +144,29 @@ def test_training_loop_on_a_mesh_equals_one_device(tmp_path, one_device):
     assert evals[6] == pytest.approx(one_eval[6], rel=1e-5)  # (the first run also evaluated at its end, step 3)
 
 
+def _converted_tiny(directory):
+    """The tiny config's random base model (seed 0, NF4 + double quantization), converted as scripts.convert does."""
+    from shared.model import PRESETS
+    from shared.model.loading import quantize_hook, random_model, save_orbax
+
+    model = random_model(PRESETS["tiny-llama"], seed=0, on_tensor=quantize_hook("nf4", double_quant=True))
+    return save_orbax(model, directory)
+
+
 @pytest.mark.slow
 def test_training_loop_across_two_processes_equals_one_device(tmp_path, one_device):
     """A multi-host job in miniature: two processes of 4 CPU devices each (jax.distributed through a coordinator
-    address, as on two GPU machines or a TPU pod's hosts) train on one (2, 2, 2) mesh over all 8 devices, save a
-    checkpoint together, and resume from it: the one-device run's losses. (Placing the model failed across
-    processes until `sharding.put_global`: jax.device_put refuses the devices of another process.)"""
+    address, as on two GPU machines or a TPU pod's hosts) restore the converted base model straight onto one
+    (2, 2, 2) mesh over all 8 devices, train, save a checkpoint together, and resume from it: the one-device run's
+    losses (that run's base is the same random model, built in place). (Placing the model failed across processes
+    until `sharding.put_global`: jax.device_put refuses the devices of another process.)"""
     one, one_eval = one_device
-    _train(tmp_path / "hosts", 3, devices=4, mesh=(2, 2, 2), processes=2)
-    losses, evals, stdout = _train(tmp_path / "hosts", 6, devices=4, mesh=(2, 2, 2), processes=2)
+    base = _converted_tiny(tmp_path / "base")
+    source = [f"--config.model.source={base}"]
+    _train(tmp_path / "hosts", 3, devices=4, mesh=(2, 2, 2), processes=2, extra=source)
+    losses, evals, stdout = _train(tmp_path / "hosts", 6, devices=4, mesh=(2, 2, 2), processes=2, extra=source)
     assert "mesh: {'data': 2, 'fsdp': 2, 'tensor': 2} over 8 devices, 2 process(es)" in stdout
+    assert f"base model restored from {base} onto the mesh" in stdout
     assert f"resumed from {tmp_path / 'hosts' / 'checkpoints' / '3'} at step 3" in stdout
     assert sorted(losses) == list(range(1, 7))
     for step in one:

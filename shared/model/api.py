@@ -64,12 +64,15 @@ class PretrainedModel:
 
 def from_pretrained(source: str | pathlib.Path = DEFAULT_MODEL, *, dtype=jnp.float32, quantize: str | None = None,
                     double_quant: bool = True, block_size: int = 64,
-                    on_tensor: TensorHook | None = None) -> PretrainedModel:
+                    on_tensor: TensorHook | None = None, shardings=None) -> PretrainedModel:
     """Loads an installed model by name ("smollm2-135m-instruct"), a Hugging Face directory or a .gguf file.
 
     Weights stream in one tensor at a time through `on_tensor` (default: convert to `dtype`). With
     `quantize="nf4"|"fp4"|"int4"` every linear projection weight is quantized as it streams in (QLoRA: block 64,
     double quantization on by default); embeddings, norms and the output head stay in `dtype`.
+    A directory converted by `scripts.convert` (an Orbax checkpoint) is restored as it was stored; `shardings`
+    (see `load_orbax`) reads it straight into a sharded placement; other sources load whole onto the default
+    device, and refuse `shardings`.
     """
     if quantize is not None and on_tensor is not None:
         raise ValueError("from_pretrained: pass either quantize= or on_tensor=, not both")
@@ -84,9 +87,12 @@ def from_pretrained(source: str | pathlib.Path = DEFAULT_MODEL, *, dtype=jnp.flo
         if quantize is not None or on_tensor is not None:
             raise ValueError(f"{path}: a converted checkpoint is restored as it was stored; quantize with "
                              "scripts.convert --quantize instead")
-        module = load_orbax(path)
+        module = load_orbax(path, shardings=shardings)
         source_record = json.loads((path / ORBAX_MARKER).read_text()).get("source") or ""
         tokenizer = load_tokenizer(resolve_source(source_record)) if source_record else None
+    elif shardings is not None:
+        raise ValueError(f"{path}: shardings= restores a checkpoint converted by scripts.convert (an Orbax checkpoint) "
+                         "onto a mesh; convert this one first, or place the loaded model afterwards")
     elif path.is_dir():
         module = load_hf(path, dtype=dtype, on_tensor=hook)
         tokenizer = load_tokenizer(path)

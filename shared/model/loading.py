@@ -246,15 +246,25 @@ def save_orbax(model: Transformer, directory, *, source: str = "") -> pathlib.Pa
     return out
 
 
+def converted_record(path: pathlib.Path) -> dict | None:
+    """The record `save_orbax` wrote beside a converted model (config, quantized weights, dtype, source), or None
+    when `path` is not a converted model."""
+    marker = pathlib.Path(path) / ORBAX_MARKER
+    return json.loads(marker.read_text()) if marker.is_file() else None
+
+
 def load_orbax(directory, *, shardings=None) -> Transformer:
-    """Restores a model saved by `save_orbax`; with `shardings` (a pytree like the parameter state), each array is
-    read directly into its sharded placement."""
+    """Restores a model saved by `save_orbax`; with `shardings` (a pytree like the parameter state, or a function
+    of the abstract parameter state that gives one), each array is read directly into its sharded placement: each
+    process reads only the blocks of its own devices, and no device ever holds the whole model."""
     import orbax.checkpoint as ocp
 
     from shared.model.config import ModelConfig
 
     d = pathlib.Path(directory).resolve()
-    record = json.loads((d / ORBAX_MARKER).read_text())
+    record = converted_record(d)
+    if record is None:
+        raise CheckpointError(f"{d}: no {ORBAX_MARKER}: not a model converted by scripts.convert")
     config = ModelConfig(**record["config"])
     abstract = nnx.eval_shape(lambda: Transformer(config, param_dtype=jnp.dtype(record["dtype"]), rngs=nnx.Rngs(0)))
     graphdef, state = nnx.split(abstract)
@@ -270,6 +280,8 @@ def load_orbax(directory, *, shardings=None) -> Transformer:
                                             meta["block_size"], meta["nested_block_size"] is not None))
         flat[path] = var.replace(q)
     target = nnx.from_flat_state(flat)
+    if callable(shardings):
+        shardings = shardings(target)
     if shardings is not None:
         target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), target, shardings)
     if not (d / "params").is_dir():

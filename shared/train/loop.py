@@ -32,12 +32,12 @@ from tqdm import tqdm
 
 from shared.lora import LoRAParam, apply_lora, describe_trainable
 from shared.model import PRESETS, Transformer, from_pretrained
-from shared.model.loading import default_hook, quantize_hook, random_model
+from shared.model.loading import converted_record, default_hook, quantize_hook, random_model, resolve_source
 from shared.tracking import Tracker
 from shared.train.checkpoint import Checkpointer, abstract
 from shared.train.compile_cache import cache_dir, compilation_cache
 from shared.train.optim import adamw, schedule, warmup_steps
-from shared.train.sharding import batch_split_problem, make_mesh, shard_batch, shard_model, shard_optimizer
+from shared.train.sharding import batch_split_problem, make_mesh, placed, shard_batch, shard_model, shard_optimizer
 from shared.train.step import eval_step, offload_optimizer, train_step
 
 
@@ -53,10 +53,26 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
-def build_model(config):
-    """(Transformer, tokenizer or None) as the config says: `model.source` (checkpoint) or `model.preset` (random)."""
+def build_model(config, mesh=None):
+    """(Transformer, tokenizer or None) as the config says: `model.source` (checkpoint) or `model.preset` (random).
+    A source converted by scripts.convert is restored as stored (its quantization must be the config's), and on a
+    mesh straight into the training placement: each process reads only its devices' blocks (a pod's hosts do
+    not each read the whole model, and no chip holds all of it)."""
     m = config.model
     dtype = jnp.dtype(m.get("dtype", "float32"))
+    record = converted_record(resolve_source(m.source)) if m.get("source") else None
+    if record is not None:
+        stored = sorted({(q["qtype"], q["nested_block_size"] is not None) for q in record["quantized"].values()})
+        wanted = [(m.quantize, bool(m.get("double_quant", True)))] if m.get("quantize") else []
+        if stored != wanted:
+            raise ValueError(f"{m.source}: converted with quantization {_describe_quant(stored)}, but the config "
+                             f"asks for {_describe_quant(wanted)} (model.quantize, model.double_quant); convert "
+                             "again or change them")
+        shardings = None if mesh is None else (lambda state: placed(state, mesh, put=lambda leaf, s: s))
+        loaded = from_pretrained(m.source, shardings=shardings)
+        if mesh is not None:
+            print(f"base model restored from {m.source} onto the mesh: each process read its own devices' blocks")
+        return loaded.module, loaded.tokenizer
     if m.get("source"):
         loaded = from_pretrained(m.source, dtype=dtype, quantize=m.get("quantize"),
                                  double_quant=m.get("double_quant", True))
@@ -65,16 +81,24 @@ def build_model(config):
     return random_model(PRESETS[m.preset], param_dtype=dtype, seed=config.seed, on_tensor=hook), None
 
 
+def _describe_quant(kinds: list[tuple[str, bool]]) -> str:
+    return " and ".join(f"{qtype}{' + double quantization' if dq else ''}" for qtype, dq in kinds) or "none"
+
+
 def architecture(config):
     """The ModelConfig a training config trains, read from its preset or its source's metadata (no weights)."""
     from shared.model import hf
     from shared.model.gguf_io import GGUFFile
-    from shared.model.loading import resolve_source
 
     m = config.model
     if m.get("preset"):
         return PRESETS[m.preset]
     path = resolve_source(m.source)
+    record = converted_record(path)
+    if record is not None:
+        from shared.model.config import ModelConfig
+
+        return ModelConfig(**record["config"])
     return hf.read_config(path) if path.is_dir() else GGUFFile(path).config
 
 
@@ -208,7 +232,7 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
     check_shared_workdir(workdir)
     t = config.train
     mesh = training_mesh(config)
-    model, tokenizer = build_model(config)
+    model, tokenizer = build_model(config, mesh)
     attach_lora(model, config)
     model.remat = t.get("remat_policy")
     if mesh is not None:

@@ -116,6 +116,8 @@ def put_global(value, sharding: NamedSharding) -> jax.Array:
     `sharding` says: `jax.device_put` where this process holds all of the mesh; across processes (a TPU pod,
     several GPU machines) each process gives its own devices their blocks, from its copy in host memory
     (`jax.device_put` refuses devices of other processes)."""
+    if isinstance(value, jax.Array) and value.sharding.is_equivalent_to(sharding, value.ndim):
+        return value  # placed already (restored straight onto the mesh)
     if sharding.is_fully_addressable:
         return jax.device_put(value, sharding)
     if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):  # (dropout's RNG keys): their data, then rewrapped
