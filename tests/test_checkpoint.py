@@ -41,3 +41,32 @@ def test_corrupt_latest_falls_back_with_a_warning(tmp_path):
         step, state, record = Checkpointer(tmp_path / "ckpt").restore_latest(abstract(_state(0)))
     assert step == 1 and record == {"step": 1}
     jax.tree.map(np.testing.assert_array_equal, state, _state(1))
+
+
+def test_no_restorable_checkpoint_is_an_error_not_a_fresh_start(tmp_path):
+    """Checkpoints that all fail to restore (here: the state's structure changed) stop the run naming each one,
+    instead of letting it start over and overwrite them."""
+    from shared.train.checkpoint import CheckpointRestoreError
+
+    ck = Checkpointer(tmp_path / "ckpt", asynchronous=False)
+    ck.save(1, _state(1), {"step": 1})
+    ck.save(2, _state(2), {"step": 2})
+    ck.close()
+    other = {"adapters": {"a": jax.ShapeDtypeStruct((7, 4), jnp.float32)}}
+    with pytest.warns(RuntimeWarning), pytest.raises(CheckpointRestoreError,
+                                                     match=r"(?s)none of the 2 checkpoints in .*ckpt restores: .*ckpt/2 "
+                                                           r"\(.*\); .*ckpt/1 \(.*\)\. Nothing was overwritten"):
+        Checkpointer(tmp_path / "ckpt").restore_latest(abstract(other))
+    assert Checkpointer(tmp_path / "ckpt").steps() == [1, 2]
+
+
+def test_abstract_shapes_restore_onto_this_device_whatever_saved_them(tmp_path):
+    """Abstract shapes (no placement: e.g. scripts.export_adapter's eval_shape model) restore onto the default
+    device; Orbax otherwise asks for the devices that saved the checkpoint (8, or another host's)."""
+    ck = Checkpointer(tmp_path / "ckpt", asynchronous=False)
+    ck.save(3, _state(3), {"step": 3})
+    ck.close()
+    shapes = jax.eval_shape(lambda: _state(0))
+    assert all(getattr(x, "sharding", None) is None for x in jax.tree.leaves(shapes))
+    step, state, _ = Checkpointer(tmp_path / "ckpt").restore_latest(abstract(shapes))
+    assert step == 3 and all(x.sharding.device_set == {jax.devices()[0]} for x in jax.tree.leaves(state))

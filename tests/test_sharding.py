@@ -167,6 +167,11 @@ def test_training_loop_across_two_processes_equals_one_device(tmp_path, one_devi
     losses, evals, stdout = _train(tmp_path / "hosts", 6, devices=4, mesh=(2, 2, 2), processes=2, extra=source)
     assert "mesh: {'data': 2, 'fsdp': 2, 'tensor': 2} over 8 devices, 2 process(es)" in stdout
     assert f"base model restored from {base} onto the mesh" in stdout
+    # one process on one device exports the adapters the two processes saved over 8 devices
+    export = subprocess.run([sys.executable, "-m", "scripts.export_adapter", f"--workdir={tmp_path / 'hosts'}",
+                             f"--out={tmp_path / 'adapter'}"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                            env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"})
+    assert export.returncode == 0 and "exported the adapters of step 6" in export.stdout, export.stderr[-3000:]
     assert f"resumed from {tmp_path / 'hosts' / 'checkpoints' / '3'} at step 3" in stdout
     assert sorted(losses) == list(range(1, 7))
     for step in one:

@@ -20,6 +20,10 @@ import orbax.checkpoint as ocp
 log = logging.getLogger(__name__)
 
 
+class CheckpointRestoreError(RuntimeError):
+    """A checkpoint directory has checkpoints, and none of them restores."""
+
+
 class Checkpointer:
     """`save(step, state, record)`, `restore_latest(abstract_state) -> (step, state, record) | None`."""
 
@@ -38,16 +42,26 @@ class Checkpointer:
         return sorted(self.manager.all_steps())
 
     def restore_latest(self, abstract_state: Any) -> tuple[int, Any, dict] | None:
-        """The newest checkpoint that restores, or None when there is none; unreadable newer ones are reported."""
+        """The newest checkpoint that restores, or None when there is none; unreadable newer ones are reported.
+        When there are checkpoints and none of them restores, CheckpointRestoreError names each one and why: a
+        run that started over instead would overwrite them (a state whose structure changed with the code, or a
+        bug, looks the same as corruption here, and must not cost the run)."""
         self.manager.wait_until_finished()
+        failures = []
         for step in reversed(self.steps()):
             try:
                 restored = self.manager.restore(step, args=ocp.args.Composite(
                     state=ocp.args.StandardRestore(abstract_state), record=ocp.args.JsonRestore()))
                 return step, restored["state"], dict(restored["record"])
             except Exception as e:  # noqa: BLE001 - any read failure means this checkpoint is unusable
-                warnings.warn(f"checkpoint {self.directory / str(step)} cannot be restored ({type(e).__name__}: "
-                              f"{str(e)[:300]}); trying the previous one", RuntimeWarning, stacklevel=2)
+                why = f"{type(e).__name__}: {str(e)[:300]}"
+                failures.append(f"{self.directory / str(step)} ({why})")
+                warnings.warn(f"checkpoint {self.directory / str(step)} cannot be restored ({why}); trying the "
+                              "previous one", RuntimeWarning, stacklevel=2)
+        if failures:
+            raise CheckpointRestoreError(
+                f"none of the {len(failures)} checkpoints in {self.directory} restores: " + "; ".join(failures)
+                + ". Nothing was overwritten; move them away to start over")
         return None
 
     def wait(self):
@@ -59,6 +73,10 @@ class Checkpointer:
 
 
 def abstract(tree: Any) -> Any:
-    """ShapeDtypeStructs (with shardings) describing `tree`, for restoring into the same layout."""
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)),
-                        tree)
+    """ShapeDtypeStructs (with shardings) describing `tree`, for restoring into the same layout; arrays without a
+    placement (abstract shapes) are restored onto the default device. Orbax reads a checkpoint into whatever
+    placement is asked, whatever the devices that saved it (a run of 8 devices or 2 hosts, restored by one
+    process on one device); without one it would ask for the saved devices."""
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                                       sharding=getattr(x, "sharding", None) or device), tree)
