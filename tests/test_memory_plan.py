@@ -14,6 +14,7 @@ def test_parts_add_up_and_offload_moves_the_optimizer():
     assert on_device["total_bytes"] == sum(on_device["components"].values())
     assert offloaded["total_bytes"] == on_device["total_bytes"] - on_device["components"]["optimizer"]
     assert offloaded["host_components"]["optimizer"] == 8 * offloaded["trainable_params"]
+    assert offloaded["total_with_host_state_bytes"] == on_device["total_bytes"] == on_device["total_with_host_state_bytes"]
 
 
 def test_lora_all_linear_count():

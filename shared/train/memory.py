@@ -108,8 +108,12 @@ def plan_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
     host = {}
     if plan.host_optimizer:
         host["optimizer"] = components.pop("optimizer")
-    return {"total_bytes": sum(components.values()), "components": components, "host_components": host,
-            "trainable_params": trainable, "plan": dataclasses.asdict(plan), "model": config.name}
+    total = sum(components.values())
+    # XLA brings host-resident state onto the device for the update, all of it at once where the device has room
+    # (benchmarks/aot/README.md): the device total to plan with unless memory is tight enough to make it stream
+    return {"total_bytes": total, "total_with_host_state_bytes": total + sum(host.values()), "components": components,
+            "host_components": host, "trainable_params": trainable, "plan": dataclasses.asdict(plan),
+            "model": config.name}
 
 
 def abstract_step(config: ModelConfig, plan: Plan = Plan(), host_offload: bool = False, mesh=None):
