@@ -87,8 +87,11 @@ def main(argv):
     mesh_shape = (tuple(int(v) for v in _MESH.value.split(",")) if _MESH.value else
                   (mesh.get("data", -1), mesh.get("fsdp", 1), mesh.get("tensor", 1)))
     for target in _COMPILE_FOR.value:
-        x = result.setdefault("compiled_for", {})[target] = compiled_step_memory(
-            PRESETS[c.model.preset], plan, target=target, kernels=_GPU_KERNELS.value, mesh_shape=mesh_shape)
+        try:
+            x = result.setdefault("compiled_for", {})[target] = compiled_step_memory(
+                PRESETS[c.model.preset], plan, target=target, kernels=_GPU_KERNELS.value, mesh_shape=mesh_shape)
+        except ValueError as e:  # a target, mesh or option this step cannot be compiled for: said in one line
+            raise SystemExit(f"plan_memory --compile_for: {e}") from None
         print(f"  XLA for {x['backend']}, compiled here in {x['compile_s']:.0f} s:")
         for name in ("argument_bytes", "output_bytes", "alias_bytes", "temp_bytes", "peak_bytes",
                      "host_argument_bytes"):
