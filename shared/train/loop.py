@@ -17,6 +17,7 @@ writes metrics.jsonl, config.json and the W&B run; checkpoints are written by al
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import pathlib
@@ -57,7 +58,8 @@ def build_model(config, mesh=None):
     """(Transformer, tokenizer or None) as the config says: `model.source` (checkpoint) or `model.preset` (random).
     A source converted by scripts.convert is restored as stored (its quantization must be the config's), and on a
     mesh straight into the training placement: each process reads only its devices' blocks (a pod's hosts do
-    not each read the whole model, and no chip holds all of it)."""
+    not each read the whole model, and no chip holds all of it). Other models are built, on a mesh, in host
+    memory (`_staging`) and then spread by `shard_model`."""
     m = config.model
     dtype = jnp.dtype(m.get("dtype", "float32"))
     record = converted_record(resolve_source(m.source)) if m.get("source") else None
@@ -73,12 +75,28 @@ def build_model(config, mesh=None):
         if mesh is not None:
             print(f"base model restored from {m.source} onto the mesh: each process read its own devices' blocks")
         return loaded.module, loaded.tokenizer
-    if m.get("source"):
-        loaded = from_pretrained(m.source, dtype=dtype, quantize=m.get("quantize"),
-                                 double_quant=m.get("double_quant", True))
-        return loaded.module, loaded.tokenizer
-    hook = quantize_hook(m.quantize, double_quant=m.get("double_quant", True)) if m.get("quantize") else default_hook
-    return random_model(PRESETS[m.preset], param_dtype=dtype, seed=config.seed, on_tensor=hook), None
+    with _staging(mesh):
+        if m.get("source"):
+            loaded = from_pretrained(m.source, dtype=dtype, quantize=m.get("quantize"),
+                                     double_quant=m.get("double_quant", True))
+            return loaded.module, loaded.tokenizer
+        dq = m.get("double_quant", True)
+        hook = quantize_hook(m.quantize, double_quant=dq) if m.get("quantize") else default_hook
+        return random_model(PRESETS[m.preset], param_dtype=dtype, seed=config.seed, on_tensor=hook), None
+
+
+def _staging(mesh):
+    """Where a model that is not restored onto the mesh is built before `shard_model` spreads it: on one device,
+    that device; on a mesh, host memory (JAX's CPU device), from which each device receives only its blocks. The
+    first device of a mesh may not hold the whole model (LLaMA-65B in NF4 is 34 GB, a v5e chip 16 GB). Where this
+    JAX has no CPU backend (JAX_PLATFORMS without "cpu"), the default device, as before."""
+    if mesh is None:
+        return contextlib.nullcontext()
+    try:
+        cpu = jax.devices("cpu")[0]
+    except RuntimeError:
+        return contextlib.nullcontext()
+    return jax.default_device(cpu)
 
 
 def _describe_quant(kinds: list[tuple[str, bool]]) -> str:
