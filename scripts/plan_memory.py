@@ -76,8 +76,8 @@ def main(argv):
     print(f"  {'device total':>13} {gb(result['total_bytes'])}")
     if result["host_components"]:
         print(f"  {'with it':>13} {gb(result['total_with_host_state_bytes'])}  (train.host_optimizer: the optimizer "
-              "state lives in host memory and visits the device for each update; XLA brings it over whole where the "
-              "device has room, and streams it only where memory is tight)")
+              "state lives in host memory and visits the device for each update; XLA brings it over whole on some GPUs "
+              "(an H100) and streams it on others (an RTX A6000): benchmarks/aot/README.md)")
     if _XLA.value:
         x = result["xla"] = compiled_step_memory(PRESETS[c.model.preset], plan)
         print(f"  XLA ({x['backend']}), one compiled step, optimizer state on the device:")

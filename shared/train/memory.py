@@ -109,8 +109,8 @@ def plan_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
     if plan.host_optimizer:
         host["optimizer"] = components.pop("optimizer")
     total = sum(components.values())
-    # XLA brings host-resident state onto the device for the update, all of it at once where the device has room
-    # (benchmarks/aot/README.md): the device total to plan with unless memory is tight enough to make it stream
+    # XLA brings host-resident state onto the device for the update; compiled for an H100, all of it at once, for
+    # an RTX A6000 streamed (benchmarks/aot/README.md): with it, the device total to plan with where it comes whole
     return {"total_bytes": total, "total_with_host_state_bytes": total + sum(host.values()), "components": components,
             "host_components": host, "trainable_params": trainable, "plan": dataclasses.asdict(plan),
             "model": config.name}
