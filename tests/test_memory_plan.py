@@ -83,3 +83,17 @@ def test_training_step_lowers_with_the_fused_kernels(platform):
     assert small["fallbacks"] and all("pallas_tpu kernel does not support" in w for w in small["fallbacks"])
     with pytest.raises(ValueError, match="platform"):
         lowered_step(config, plan, "rocm")
+
+
+def test_plan_memory_cli_names_a_target_it_cannot_compile_for():
+    """scripts.plan_memory prints the plan, then ends with the one-line reason for an unknown --compile_for target
+    (exit status 1, no traceback)."""
+    import pathlib
+    import subprocess
+    import sys
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", "scripts.plan_memory", "--config=papers/qlora/configs/guanaco.py:tiny",
+                          "--compile_for=3xv100"], cwd=repo, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "device total" in out.stdout
+    assert "plan_memory --compile_for: unknown GPU target '3xv100'" in out.stderr and "Traceback" not in out.stderr
