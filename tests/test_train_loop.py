@@ -1,5 +1,6 @@
 """The training loop: the loss falls, metrics.jsonl is written, and a stopped run resumes to the identical losses."""
 import ml_collections
+import pytest
 import numpy as np
 
 from shared.tracking import read_metrics
@@ -91,6 +92,16 @@ def test_restarted_run_reads_its_compiled_steps_back(tmp_path, monkeypatch):
         events.clear()
         train(config, tmp_path / "run", make_data=_data)  # the same steps compiled again: read back
         assert "/jax/compilation_cache/cache_hits" in events
+        # an entry cut short while written (a kill) is removed when a run starts, and written again
+        entry = max((tmp_path / "run" / "jax_cache").glob("*-cache"), key=lambda p: p.stat().st_size)
+        entry.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])
+        jax.clear_caches()
+        config.train.compilation_cache = str(tmp_path / "run" / "jax_cache")  # (a folder shared by runs)
+        with pytest.warns(RuntimeWarning, match=f"removed 1 entries that do not decompress .*{entry.name}"):
+            train(config, tmp_path / "again", make_data=_data)
+        from jax._src.compilation_cache import decompress_executable
+
+        decompress_executable(entry.read_bytes())  # compiled and written again, whole
         config.train.compilation_cache = ""
         train(config, tmp_path / "off", make_data=_data)
         assert not (tmp_path / "off" / "jax_cache").exists()
