@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 
 import jax
@@ -11,7 +10,7 @@ import numpy as np
 
 from shared.model.config import ModelConfig
 from shared.model.generate import Sampling, generate
-from shared.model.loading import (DEFAULT_MODEL, ORBAX_MARKER, TensorHook, default_hook, load_gguf, load_hf,
+from shared.model.loading import (DEFAULT_MODEL, TensorHook, converted_record, default_hook, load_gguf, load_hf,
                                   load_orbax, quantize_hook, resolve_source)
 from shared.model.transformer import Transformer
 
@@ -83,12 +82,13 @@ def from_pretrained(source: str | pathlib.Path = DEFAULT_MODEL, *, dtype=jnp.flo
     path = resolve_source(source)
     from shared.model.tokenizer import load_tokenizer
 
-    if path.is_dir() and (path / ORBAX_MARKER).is_file():  # converted by scripts.convert: stored as it was saved
+    record = converted_record(path) if path.is_dir() else None
+    if record is not None:  # converted by scripts.convert: stored as it was saved
         if quantize is not None or on_tensor is not None:
             raise ValueError(f"{path}: a converted checkpoint is restored as it was stored; quantize with "
                              "scripts.convert --quantize instead")
         module = load_orbax(path, shardings=shardings)
-        source_record = json.loads((path / ORBAX_MARKER).read_text()).get("source") or ""
+        source_record = record.get("source") or ""
         tokenizer = load_tokenizer(resolve_source(source_record)) if source_record else None
     elif shardings is not None:
         raise ValueError(f"{path}: shardings= restores a checkpoint converted by scripts.convert (an Orbax checkpoint) "
