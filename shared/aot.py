@@ -145,12 +145,16 @@ def gpu_count(target: str) -> int:
     return _gpu_target(target)[0]
 
 
+def _tpu_dims(target: str) -> list[int]:
+    """The chip grid of a TPU slice target, three dimensions: "v5e:4x4" -> [4, 4, 1]."""
+    tpu_spec(target)
+    dims = [int(d) for d in target.partition(":")[2].split("x")]
+    return dims + [1] * (3 - len(dims))
+
+
 def chips(target: str) -> int:
     """The devices of a target (GPUs, or a TPU slice's chips), without building them."""
-    if is_tpu(target):
-        tpu_spec(target)
-        return math.prod(int(d) for d in target.partition(":")[2].split("x"))
-    return gpu_count(target)
+    return math.prod(_tpu_dims(target)) if is_tpu(target) else gpu_count(target)
 
 
 def _has_cuda_plugin() -> bool:
@@ -260,8 +264,7 @@ def devices(target: str) -> tuple:
         why = tpu_plugin()
         if why:
             raise RuntimeError(why)
-        dims = [int(d) for d in target.partition(":")[2].split("x")]
-        dims += [1] * (3 - len(dims))
+        dims = _tpu_dims(target)
         kwargs = {}
         if any(d < h for d, h in zip(dims, chip.host_bounds)):  # a slice smaller than one default host
             kwargs["chips_per_host_bounds"] = [min(d, h) for d, h in zip(dims, chip.host_bounds)]
