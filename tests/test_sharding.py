@@ -1,6 +1,7 @@
 """A training step sharded over meshes of 8 simulated CPU devices gives the single-device result (float and NF4
 bases, the NF4 one also through the fused kernels run per device), and so does scripts.train on a mesh. Runs in
 subprocesses: the device count is fixed at JAX start-up."""
+import os
 import pathlib
 import subprocess
 import sys
@@ -77,7 +78,6 @@ def _launch(args, devices, processes, logs, cwds=None):
     """scripts.train ARGS with `devices` simulated CPU devices in each of `processes` processes, started as the
     machines of a multi-host job (a coordinator address, their count and index); [(returncode, stdout, stderr)].
     Output goes to files under `logs`: a process blocked on a full pipe would stall the other's collectives."""
-    import os
     import socket
 
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "WANDB_MODE": "disabled", "PYTHONPATH": str(REPO),
@@ -170,7 +170,7 @@ def test_training_loop_across_two_processes_equals_one_device(tmp_path, one_devi
     # one process on one device exports the adapters the two processes saved over 8 devices
     export = subprocess.run([sys.executable, "-m", "scripts.export_adapter", f"--workdir={tmp_path / 'hosts'}",
                              f"--out={tmp_path / 'adapter'}"], cwd=REPO, capture_output=True, text=True, timeout=300,
-                            env={**__import__("os").environ, "JAX_PLATFORMS": "cpu"})
+                            env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert export.returncode == 0 and "exported the adapters of step 6" in export.stdout, export.stderr[-3000:]
     assert f"resumed from {tmp_path / 'hosts' / 'checkpoints' / '3'} at step 3" in stdout
     assert sorted(losses) == list(range(1, 7))
