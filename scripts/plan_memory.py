@@ -57,7 +57,8 @@ def plan_from_config(c) -> Plan:
                 storage_dtype=c.model.get("dtype", "bfloat16"), lora_targets=c.lora.targets, lora_rank=c.lora.rank,
                 batch=d.batch_size, seq_len=d.source_max_len + d.target_max_len,
                 remat=bool(t.get("remat_policy")), host_optimizer=bool(t.get("host_optimizer", False)),
-                grad_accum=int(t.get("grad_accum", 1)), max_grad_norm=float(t.get("max_grad_norm", 0.0)))
+                grad_accum=int(t.get("grad_accum", 1)), max_grad_norm=float(t.get("max_grad_norm", 0.0)),
+                scan_layers=bool(t.get("scan_layers", False)))
 
 
 def main(argv):

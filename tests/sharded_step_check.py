@@ -4,7 +4,8 @@
 
 Three bases: float, NF4 through the XLA reference, and NF4 through the fused Triton kernels in Pallas' interpreter
 (which XLA cannot partition: on a mesh they run per device under shard_map, `matmul_4bit.MeshAxes`); the kernels'
-calls are counted at trace time, so a run that silently used the reference fails.
+calls are counted at trace time, so a run that silently used the reference fails. The last also with the layers
+stacked (`shared.model.stacking`, lax.scan over them) on the mesh, against the unrolled single-device reference.
 One process for all the meshes: the single-device reference is computed once per base type. Each mesh prints
 `mesh D,F,T: OK` or `mesh D,F,T: FAILED` with the mismatch, and the exit status is 1 if any failed.
 """
@@ -25,6 +26,7 @@ from shared.kernels.matmul_4bit import api, pallas_gpu  # noqa: E402
 from shared.lora import LoRAParam, apply_lora  # noqa: E402
 from shared.model import PRESETS, Transformer  # noqa: E402
 from shared.model.loading import quantize_hook  # noqa: E402
+from shared.model.stacking import stack_layers, unstack_layers  # noqa: E402
 from shared.train import train_step  # noqa: E402
 from shared.train.data import SyntheticBatches  # noqa: E402
 from shared.train.sharding import make_mesh, shard_batch, shard_model  # noqa: E402
@@ -45,13 +47,15 @@ def _counted(name):
 pallas_gpu.forward, pallas_gpu.backward = _counted("forward"), _counted("backward")
 
 
-def run(mesh, quantized):
+def run(mesh, quantized, stacked=False):
     model = Transformer(PRESETS["tiny-llama"], rngs=nnx.Rngs(0))
     if quantized:
         hook = quantize_hook("nf4")
         for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
             var.set_value(hook(".".join(map(str, path)), var.get_value(), np.float32))
     apply_lora(model, targets="all", rank=4, alpha=8, rngs=nnx.Rngs(params=1, dropout=2))
+    if stacked:
+        stack_layers(model)
     if mesh is not None:
         shard_model(model, mesh)
     # SGD: updates linear in the gradients. (Adam's first steps divide by |g|: where a gradient is exactly 0 on one
@@ -64,7 +68,7 @@ def run(mesh, quantized):
         if mesh is not None:
             batch = shard_batch(batch, mesh)
         losses.append(float(train_step(model, opt, batch)["loss"]))
-    return losses, jax.tree.map(np.asarray, nnx.state(model, LoRAParam))
+    return losses, jax.tree.map(np.asarray, nnx.state(unstack_layers(model), LoRAParam))
 
 
 assert len(jax.devices()) == 8
@@ -89,14 +93,14 @@ def check_kernel_alone():
 
 check_kernel_alone()
 failed = set()
-for base in ("float", "nf4", "nf4-kernels"):
-    kernels = base == "nf4-kernels"
+for base in ("float", "nf4", "nf4-kernels", "nf4-kernels-stacked"):
+    kernels = base.startswith("nf4-kernels")
 
-    def step(mesh):
+    def step(mesh, stacked=False):
         jax.clear_caches()  # traced afresh: `use` is read when a step is traced
         before = sum(KERNEL_CALLS.values())
         with api.use("pallas_gpu", interpret=True) if kernels else contextlib.nullcontext():
-            out = run(mesh, base != "float")
+            out = run(mesh, base != "float", stacked)
         if kernels and sum(KERNEL_CALLS.values()) == before:
             raise AssertionError("the fused kernels were not traced")
         return out
@@ -105,7 +109,8 @@ for base in ("float", "nf4", "nf4-kernels"):
     for shape in meshes:
         data_, fsdp_, tensor_ = shape
         try:
-            losses, adapters = step(make_mesh(data=data_, fsdp=fsdp_, tensor=tensor_))
+            # stacked layers (lax.scan over them, the kernels per device inside it) against the unrolled reference
+            losses, adapters = step(make_mesh(data=data_, fsdp=fsdp_, tensor=tensor_), base.endswith("-stacked"))
             np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
             jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), adapters, ref_adapters)
         except AssertionError as e:

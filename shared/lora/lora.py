@@ -108,11 +108,15 @@ def lora_state(model: Transformer) -> nnx.State:
 
 
 def count_trainable(model: Transformer) -> tuple[int, int]:
-    """(adapter parameters, all parameters) — a 4-bit weight counts its logical elements."""
+    """(adapter parameters, all parameters) — a 4-bit weight counts its logical elements (once per layer when the
+    layers are stacked: its codes then carry a layer axis that its shape, one layer's, does not)."""
     total = 0
     for _, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
         value = var.get_value()
-        total += math.prod(value.shape)
+        n = math.prod(value.shape)
+        if isinstance(value, QuantizedArray):  # blocks stored / blocks of one tensor = tensors stacked
+            n *= value.absmax.size // -(-n // value.block_size)
+        total += n
     trainable = sum(math.prod(v.shape) for _, v in nnx.to_flat_state(lora_state(model)))
     return trainable, total
 

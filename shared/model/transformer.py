@@ -235,8 +235,12 @@ class Transformer(nnx.Module):
         x = jnp.take(self.embed[...], tokens, axis=0).astype(self.dtype)
         if self.pos_embed is not None:
             x = x + jnp.take(self.pos_embed[...], jnp.maximum(positions, 0), axis=0).astype(self.dtype)
+        if isinstance(self.layers, StackedBlocks) and cache is None:  # one block's program, looped by lax.scan
+            x = self.layers.scan(x, positions, self.remat)
+            return self.final_norm(x), None
         new_k, new_v = [], []
-        for i, layer in enumerate(self.layers):
+        layers = self.layers.unrolled() if isinstance(self.layers, StackedBlocks) else self.layers
+        for i, layer in enumerate(layers):
             args = (x, positions) if cache is None else (x, positions, (cache.k[i], cache.v[i]), cache.pos)
             if self.remat is not None and cache is None:  # training: recompute the block in the backward pass
                 x, (k, v) = _remat(self.remat)(layer, *args)
@@ -265,14 +269,78 @@ class Transformer(nnx.Module):
         return self.head(x), cache
 
 
+class StackedBlocks(nnx.Module):
+    """The model's blocks as one `Block` whose every variable carries a leading layer axis ([n_layers, ...]),
+    made by `shared.model.stacking.stack_layers`. A full forward pass (training, evaluation) runs it with
+    `jax.lax.scan`, so XLA compiles one block's program however deep the model is (LLaMA-65B: one block instead
+    of 80 unrolled ones); a pass with a KV cache (generation) runs the blocks one by one, each a slice.
+
+    Layer by layer the result is the unrolled model's: each layer's slice holds that layer's weights, adapters and
+    dropout RNG stream, and the streams' counters come back updated from the scan."""
+
+    def __init__(self, block: Block, n_layers: int):
+        self.block = block
+        self.n_layers = n_layers
+
+    def __len__(self) -> int:
+        return self.n_layers
+
+    def __iter__(self):
+        raise TypeError("the model's layers are stacked (train.scan_layers): no per-layer Block objects to iterate; "
+                        "shared.model.stacking.unstack_layers(model) gives the unrolled model")
+
+    def __getitem__(self, i):
+        raise TypeError("the model's layers are stacked (train.scan_layers): index the variables' leading axis, or "
+                        "unstack them first (shared.model.stacking.unstack_layers)")
+
+    def layer(self, i: int) -> Block:
+        """Layer i as a Block of its own (slices of the stacked arrays; changes to it do not write back)."""
+        graphdef, state = nnx.split(self.block)
+        return nnx.merge(graphdef, jax.tree.map(lambda a: _layer_slice(a, i), state))
+
+    def unrolled(self) -> list[Block]:
+        return [self.layer(i) for i in range(self.n_layers)]
+
+    def scan(self, x: jax.Array, positions: jax.Array, remat: str | None) -> jax.Array:
+        """x through every block by lax.scan (each block rematerialised under `remat`, a jax.checkpoint_policies
+        name, when set). The blocks' RNG streams (LoRA dropout) advance as the unrolled model's would."""
+        graphdef, state = nnx.split(self.block)
+
+        def body(h, layer_state):
+            block = nnx.merge(graphdef, layer_state)
+            h, _ = block(h, positions)
+            return h, nnx.state(block, nnx.RngState)
+
+        if remat is not None:
+            body = jax.checkpoint(body, policy=_policy(remat), prevent_cse=False)
+        x, rng_state = jax.lax.scan(body, x, state)
+        nnx.update(self.block, rng_state)
+        return x
+
+
+def _layer_slice(a, i: int):
+    """Slice i of a stacked array, or of its abstract shape (`nnx.eval_shape`: the layer axis, never split, dropped
+    from its sharding too)."""
+    if not isinstance(a, jax.ShapeDtypeStruct):
+        return a[i]
+    sharding = a.sharding
+    if isinstance(sharding, jax.sharding.NamedSharding):
+        sharding = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec(*sharding.spec[1:]),
+                                              memory_kind=sharding.memory_kind)
+    return jax.ShapeDtypeStruct(a.shape[1:], a.dtype, sharding=sharding)
+
+
+def _policy(name: str):
+    try:
+        return getattr(jax.checkpoint_policies, name)
+    except AttributeError:
+        raise ValueError(f"unknown remat policy {name!r}; see jax.checkpoint_policies") from None
+
+
 def _remat(policy: str):
     """A block call rematerialised under `jax.checkpoint_policies.<policy>` ("nothing_saveable" saves only the block
     inputs, "dots_saveable" also keeps matmul outputs, ...)."""
-    try:
-        p = getattr(jax.checkpoint_policies, policy)
-    except AttributeError:
-        raise ValueError(f"unknown remat policy {policy!r}; see jax.checkpoint_policies") from None
-    return nnx.remat(lambda block, *args: block(*args), policy=p)
+    return nnx.remat(lambda block, *args: block(*args), policy=_policy(policy))
 
 
 def count_params(config: ModelConfig) -> int:

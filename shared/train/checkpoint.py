@@ -64,6 +64,17 @@ class Checkpointer:
                 + ". Nothing was overwritten; move them away to start over")
         return None
 
+    def latest_record(self) -> dict | None:
+        """The JSON record (no arrays) of the newest checkpoint whose record reads, or None when there is none."""
+        self.manager.wait_until_finished()
+        for step in reversed(self.steps()):
+            try:
+                restored = self.manager.restore(step, args=ocp.args.Composite(record=ocp.args.JsonRestore()))
+                return dict(restored["record"])
+            except Exception:  # noqa: BLE001 - an unreadable checkpoint is restore_latest's to report
+                continue
+        return None
+
     def wait(self):
         self.manager.wait_until_finished()
 

@@ -34,6 +34,7 @@ from tqdm import tqdm
 from shared.lora import LoRAParam, apply_lora, describe_trainable
 from shared.model import PRESETS, Transformer, from_pretrained
 from shared.model.loading import converted_record, default_hook, quantize_hook, random_model, resolve_source
+from shared.model.stacking import is_stacked, stack_layers, unstack_layers
 from shared.tracking import Tracker
 from shared.train.checkpoint import Checkpointer, abstract
 from shared.train.compile_cache import cache_dir, compilation_cache
@@ -172,9 +173,23 @@ def check_shared_workdir(workdir: pathlib.Path) -> None:
                            "Cloud Storage bucket mounted on every host (gcsfuse)")
 
 
+def check_layer_layout(ckpt: Checkpointer, scan_layers: bool) -> None:
+    """That the newest checkpoint holds the layers as this run lays them out: stacked under `train.scan_layers`
+    (paths `layers.block...`, a leading layer axis), unrolled otherwise. The two do not restore into each other."""
+    record = ckpt.latest_record()
+    if record is None:
+        return
+    saved = bool(record.get("scan_layers", False))
+    if saved != scan_layers:
+        raise ValueError(f"{ckpt.directory}: its checkpoints hold the layers {'stacked' if saved else 'unrolled'} "
+                         f"(written with train.scan_layers={saved}), and this run has train.scan_layers="
+                         f"{scan_layers}: resume with --config.train.scan_layers={saved}, or use a new workdir")
+
+
 def restore_adapters(workdir) -> tuple[int, object]:
     """The model of a training workdir (abstract base weights: nothing is loaded) with the adapters of its newest
-    good checkpoint, and that checkpoint's step. For exporting adapters."""
+    good checkpoint, and that checkpoint's step. For exporting adapters. The model comes back unrolled
+    (`layers.<i>...`) whether the run stacked its layers (`train.scan_layers`) or not."""
     import ml_collections
 
     workdir = pathlib.Path(workdir)
@@ -183,18 +198,24 @@ def restore_adapters(workdir) -> tuple[int, object]:
         raise FileNotFoundError(f"{workdir}: no config.json (not a training workdir of scripts.train)")
     config = ml_collections.ConfigDict(json.loads(cfg_path.read_text()))
 
+    ckpt = Checkpointer(workdir / "checkpoints")
+    record = ckpt.latest_record()
+    stacked = bool(record and record.get("scan_layers", False))
+
     def build():
         model = Transformer(architecture(config), rngs=nnx.Rngs(0))  # adapters' shapes need no base weights
         attach_lora(model, config)
+        if stacked:
+            stack_layers(model)
         return model, make_optimizer(model, config)[0]
 
     model, optimizer = nnx.eval_shape(build)
-    restored = Checkpointer(workdir / "checkpoints").restore_latest(abstract(_trainable(model, optimizer)))
+    restored = ckpt.restore_latest(abstract(_trainable(model, optimizer)))
     if restored is None:
         raise FileNotFoundError(f"{workdir / 'checkpoints'}: no checkpoint to export")
     step, state, _ = restored
     nnx.update(model, state["adapters"])
-    return step, model
+    return step, unstack_layers(model)
 
 
 def load_trained(workdir):
@@ -252,7 +273,10 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
     mesh = training_mesh(config)
     model, tokenizer = build_model(config, mesh)
     attach_lora(model, config)
+    print(describe_trainable(model))
     model.remat = t.get("remat_policy")
+    if t.get("scan_layers", False):
+        stack_layers(model)  # XLA compiles one block, looped by lax.scan, instead of every block unrolled
     if mesh is not None:
         shard_model(model, mesh)  # before the optimizer: its state is created beside each adapter
         print(f"mesh: {dict(mesh.shape)} over {mesh.size} devices, {jax.process_count()} process(es)")
@@ -260,7 +284,6 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
         if problem:
             warnings.warn(problem, stacklevel=2)
     place = _on_default_device if mesh is None else (lambda b: shard_batch(b, mesh))
-    print(describe_trainable(model))
 
     batches, eval_batches = make_data(config, tokenizer)
     optimizer, lr = make_optimizer(model, config)
@@ -269,6 +292,7 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
     host_offload = bool(t.get("host_optimizer", False))
 
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=t.get("keep_checkpoints", 3))
+    check_layer_layout(ckpt, bool(t.get("scan_layers", False)))
     start = 0
     restored = ckpt.restore_latest(abstract(_trainable(model, optimizer)))
     if restored is not None:
@@ -312,7 +336,8 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
             tracker.log(done, ev)
             last.update(ev)
         if done % t.get("checkpoint_every", 100) == 0 or done == t.steps:
-            ckpt.save(done, _trainable(model, optimizer), {"step": done, "data": batches.state()})
+            ckpt.save(done, _trainable(model, optimizer), {"step": done, "data": batches.state(),
+                                                           "scan_layers": is_stacked(model)})
         if stop_after is not None and done >= stop_after:
             break
     ckpt.close()

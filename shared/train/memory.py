@@ -30,6 +30,7 @@ from shared.lora import LoRAParam, apply_lora, count_trainable
 from shared.model.config import ModelConfig
 from shared.model.hf import path_str
 from shared.model.loading import default_hook, is_projection, quantize_hook, random_model
+from shared.model.stacking import stack_layers
 from shared.model.transformer import Transformer
 from shared.train.sharding import batch_spec, layout_modules, placed
 
@@ -49,6 +50,7 @@ class Plan:
     grad_accum: int = 1  # > 1: optax.MultiSteps keeps a gradient accumulator in the optimizer state
     max_grad_norm: float = 0.0  # > 0: clipping by global norm before AdamW (as the training loop's optimizer)
     full_finetune: bool = False  # 16-bit full fine-tuning: every parameter trained (the paper's >780 GB baseline)
+    scan_layers: bool = False  # the blocks stacked and looped by lax.scan (train.scan_layers): compiled steps only
 
 
 def weight_bytes(config: ModelConfig, *, quantize: str | None = "nf4", double_quant: bool = True,
@@ -135,6 +137,8 @@ def abstract_step(config: ModelConfig, plan: Plan = Plan(), host_offload: bool =
         model = random_model(config, param_dtype=dtype, on_tensor=hook)
         apply_lora(model, targets=plan.lora_targets, rank=plan.lora_rank, alpha=16, rngs=nnx.Rngs(1))
         model.remat = "nothing_saveable" if plan.remat else None
+        if plan.scan_layers:
+            stack_layers(model)
         if mesh is not None:
             layout_modules(model, mesh)
         tx = adamw(1e-4, max_grad_norm=plan.max_grad_norm, accumulation=plan.grad_accum)  # the loop's optimizer

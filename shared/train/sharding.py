@@ -91,7 +91,14 @@ def _fit(mesh: Mesh, shape, spec) -> P:
 
 
 def param_spec(mesh: Mesh, path: tuple, value) -> object:
-    """The PartitionSpec of one model variable (a QuantizedArray gets one spec per child)."""
+    """The PartitionSpec of one model variable (a QuantizedArray gets one spec per child). A variable of stacked
+    layers (`shared.model.stacking`: its path has `layers.block`, its arrays a leading layer axis) is split as one
+    layer's would be, the layer axis not at all."""
+    stacked = _stacked_at(path)
+    if stacked is not None:
+        layer = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), value)
+        inner = param_spec(mesh, path[:stacked] + path[stacked + 1:], layer)
+        return jax.tree.map(lambda spec: P(None, *spec), inner, is_leaf=lambda x: isinstance(x, P))
     name = ".".join(map(str, path))
     if isinstance(value, QuantizedArray):
         specs = value.partition_specs("tensor")
@@ -104,6 +111,15 @@ def param_spec(mesh: Mesh, path: tuple, value) -> object:
     if len(shape) == 2:  # linear weights [out, in], embeddings [vocab, dim], learned positions
         return _fit(mesh, shape, ("tensor", "fsdp"))
     return P()
+
+
+def _stacked_at(path: tuple) -> int | None:
+    """Where the `block` of stacked layers sits in a variable's path (`layers.block....`, also inside optimizer
+    state paths), or None."""
+    for i in range(len(path) - 1):
+        if path[i] == "layers" and path[i + 1] == "block":
+            return i + 1
+    return None
 
 
 def constrain_batch(mesh: Mesh, x: jax.Array) -> jax.Array:

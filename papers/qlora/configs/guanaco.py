@@ -78,7 +78,7 @@ def get_config(arg: str = "smoke") -> ml_collections.ConfigDict:
     c.train = ml_collections.ConfigDict(dict(
         steps=1875, lr=2e-4, schedule="constant", warmup_ratio=0.03, adam_b1=0.9, adam_b2=0.999, adam_eps=1e-8,
         weight_decay=0.0, max_grad_norm=0.3, grad_accum=16, remat_policy="nothing_saveable", host_optimizer=True,
-        log_every=10, eval_every=187, checkpoint_every=500, keep_checkpoints=40, skip_nonfinite=False))
+        log_every=10, eval_every=187, checkpoint_every=500, keep_checkpoints=40, skip_nonfinite=False, scan_layers=False))
 
     if arg in SIZES:
         s = SIZES[arg]
