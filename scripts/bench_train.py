@@ -63,6 +63,7 @@ _DTYPE = flags.DEFINE_enum("dtype", None, ["float32", "bfloat16"],
                            "compute dtype; default float32 for smollm2, bfloat16 for a preset")
 _REMAT = flags.DEFINE_boolean("remat", False, "rematerialise each block (ours: nothing_saveable; theirs: gradient "
                               "checkpointing)")
+_SCAN = flags.DEFINE_boolean("scan_layers", False, "ours: the layers stacked and run by lax.scan (train.scan_layers)")
 _RANK = flags.DEFINE_integer("lora_rank", None, "LoRA rank; default 8 for smollm2, 64 (QLoRA) for a preset")
 _BATCH = flags.DEFINE_integer("batch", 1, "micro-batch size (the smoke variant's is 1)")
 _SEQ = flags.DEFINE_integer("seq_len", 256, "tokens per row (the smoke variant's target_max_len)")
@@ -146,8 +147,10 @@ def _kernel_routes(net, m: int, dtype, backend: str | None = None) -> dict:
 
 
 def bench_ours(base: str, batch: int, seq_len: int, steps: int, *, model: str = "smollm2", dtype: str | None = None,
-               remat: bool = False, rank: int | None = None, warmup: int = WARMUP, kernels: str | None = None) -> dict:
-    """kernels: the matmul_4bit backend for every 4-bit projection (None: the platform's, as a user gets)."""
+               remat: bool = False, rank: int | None = None, warmup: int = WARMUP, kernels: str | None = None,
+               scan_layers: bool = False) -> dict:
+    """kernels: the matmul_4bit backend for every 4-bit projection (None: the platform's, as a user gets);
+    scan_layers: the blocks stacked and run by lax.scan, as the training loop under train.scan_layers."""
     import contextlib
 
     import jax
@@ -175,6 +178,12 @@ def bench_ours(base: str, batch: int, seq_len: int, steps: int, *, model: str = 
                            on_tensor=hook)
     apply_lora(net, targets="all", rank=rank, alpha=ALPHA, dropout=DROPOUT, rngs=nnx.Rngs(params=0, dropout=1))
     net.remat = "nothing_saveable" if remat else None
+    trainable = count_trainable(net)[0]
+    routes = _kernel_routes(net, batch * seq_len, jnp.dtype(dtype), kernels) if base == "nf4" else None
+    if scan_layers:
+        from shared.model.stacking import stack_layers
+
+        stack_layers(net)
     optimizer = nnx.Optimizer(net, adamw(LR, max_grad_norm=CLIP), wrt=LoRAParam)
     stats, platform_name = _device_memory()
     built_bytes = stats.get("bytes_in_use")
@@ -200,11 +209,11 @@ def bench_ours(base: str, batch: int, seq_len: int, steps: int, *, model: str = 
     return {"step_seconds": statistics.median(times), "losses": losses, "peak_rss_bytes": rss,
             "peak_memory_bytes": peak, "memory_measure": measure,
             "after_build_bytes": None if built_bytes is None else int(built_bytes),
-            "trainable_params": count_trainable(net)[0], "platform": platform_name,
+            "trainable_params": trainable, "platform": platform_name, "scan_layers": scan_layers,
             "device": getattr(dev, "device_kind", str(dev)), "compute_dtype": dtype, "base": base, "rank": rank,
             "remat": "nothing_saveable" if remat else None,
             "kernels": kernels or "platform default",
-            "matmul_4bit": _kernel_routes(net, batch * seq_len, jnp.dtype(dtype), kernels) if base == "nf4" else None}
+            "matmul_4bit": routes}
 
 
 def _hf_model(preset: str, dtype, device: str):
@@ -357,6 +366,8 @@ def _side_args(side: str, peft_device: str) -> list[str]:
             f"--dtype={dtype}", f"--lora_rank={rank}", "--remat" if _REMAT.value else "--noremat",
             f"--batch={_BATCH.value}", f"--seq_len={_SEQ.value}", f"--steps={_STEPS.value}",
             f"--peft_device={peft_device}"] + ([f"--kernels={_KERNELS.value}"] if _KERNELS.value else [])
+    if side == "ours" and _SCAN.value:
+        args.append("--scan_layers")
     return args
 
 
@@ -396,7 +407,7 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _describe(model: str, base: str, peft_base: str, dtype: str, rank: int, remat: bool) -> str:
+def _describe(model: str, base: str, peft_base: str, dtype: str, rank: int, remat: bool, scan: bool = False) -> str:
     names = {"nf4": "NF4 + double quant", "float32": "float32", "bfloat16": "bfloat16"}
     if model == "smollm2" and base == peft_base and dtype == "float32" and not remat and rank == RANK:
         return (f"LoRA training step (r={RANK}, all linear layers, AdamW), SmolLM2-135M-Instruct, "
@@ -404,7 +415,7 @@ def _describe(model: str, base: str, peft_base: str, dtype: str, rank: int, rema
     what = "SmolLM2-135M-Instruct" if model == "smollm2" else f"random {model}"
     return (f"LoRA training step (r={rank}, alpha {ALPHA:g}, all linear layers, AdamW), {what}, "
             f"base ours {names[base]} / peft {names[peft_base]}, {dtype} compute"
-            f"{', remat' if remat else ''}")
+            f"{', remat' if remat else ''}{', ours with stacked layers (lax.scan)' if scan else ''}")
 
 
 def main(argv):
@@ -420,7 +431,8 @@ def main(argv):
     if _ONLY.value:
         try:
             if _ONLY.value == "ours":
-                result = bench_ours(base, batch, seq, steps, kernels=_KERNELS.value, **common)
+                result = bench_ours(base, batch, seq, steps, kernels=_KERNELS.value, scan_layers=_SCAN.value,
+                                    **common)
             else:
                 os.environ["JAX_PLATFORMS"] = "cpu"
                 result = bench_peft(peft_base, batch, seq, steps, device=_PEFT_DEVICE.value, **common)
@@ -452,7 +464,7 @@ def main(argv):
             r["tokens_per_sec"] = tokens / r["step_seconds"]
     ran = "error" not in ours and "error" not in theirs
     result = {
-        "benchmark": _describe(model, base, peft_base, dtype, rank, _REMAT.value),
+        "benchmark": _describe(model, base, peft_base, dtype, rank, _REMAT.value, _SCAN.value),
         "model": model, "lora_rank": rank, "lora_alpha": ALPHA, "lora_dropout": DROPOUT,
         "batch": batch, "seq_len": seq, "timed_steps": steps, "warmup_steps": WARMUP,
         "ours": ours, "peft": theirs,

@@ -18,7 +18,9 @@
 # Other parts, for a later call: tune_rest (the other shapes and M buckets), check (float64 correctness sweep),
 # mgpu (the Mosaic GPU kernels, never run on a GPU yet: the correctness sweep, then the planned configs and their
 # variants timed beside the bf16 dot and XLA's dequantize-then-dot -> bench_4bit_mgpu.json), train_mgpu (the
-# training benchmark with ours on the Mosaic GPU kernels -> bench_train_llama7b_mgpu.json).
+# training benchmark with ours on the Mosaic GPU kernels -> bench_train_llama7b_mgpu.json), train_scan (the same
+# with ours' layers stacked, train.scan_layers: the speed cost of copying each layer's 4-bit codes out of the
+# stacked arrays before the fused kernels, which a compiled step shows -> bench_train_llama7b_scan.json).
 #
 # After the call: copy tuned_gpu.json to shared/kernels/matmul_4bit/tuned_gpu.json, commit every JSON under
 # benchmarks/gpu/ and update benchmarks/gpu/README.md with the measured numbers (the JSON files carry the device,
@@ -108,6 +110,9 @@ case "${1:-}" in
   train_mgpu)  # the same step with every 4-bit projection on the Mosaic GPU kernels
     train "$(left)" --kernels=pallas_mosaic_gpu bench_train_llama7b_mgpu
     ;;
+  train_scan)  # the same step with ours' layers stacked (train.scan_layers): what the per-layer slice copies cost
+    train "$(left)" --scan_layers bench_train_llama7b_scan
+    ;;
   mgpu)  # under 300 s (a short second call): no float64 sweep; the timed cells still check each result vs XLA
     check_flag=--check
     [ "$(left)" -lt 300 ] && check_flag=
@@ -119,7 +124,7 @@ case "${1:-}" in
       --json "$OUT/check_4bit.json"
     ;;
   *)
-    echo "usage: bash benchmarks/gpu/next_run.sh prepare|all|train|tune|bench|tune_rest|check|mgpu|train_mgpu" >&2
+    echo "usage: bash benchmarks/gpu/next_run.sh prepare|all|train|tune|bench|tune_rest|check|mgpu|train_mgpu|train_scan" >&2
     exit 2
     ;;
 esac
