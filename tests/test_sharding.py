@@ -179,6 +179,21 @@ def test_training_loop_across_two_processes_equals_one_device(tmp_path, one_devi
     assert evals[6] == pytest.approx(one_eval[6], rel=1e-5)
 
 
+@pytest.mark.slow
+def test_stacked_layers_on_a_mesh_equal_one_device(tmp_path, one_device):
+    """train.scan_layers on a (2, 2, 2) mesh, the converted base restored onto it and then stacked (each layer's
+    blocks keep their split; the layer axis is not split): the one-device unrolled run's losses, across a resume."""
+    one, one_eval = one_device
+    extra = [f"--config.model.source={_converted_tiny(tmp_path / 'base')}", "--config.train.scan_layers=True"]
+    _train(tmp_path / "scan", 3, devices=8, mesh=(2, 2, 2), extra=extra)
+    losses, evals, stdout = _train(tmp_path / "scan", 6, devices=8, mesh=(2, 2, 2), extra=extra)
+    assert "onto the mesh" in stdout and "resumed from" in stdout
+    assert sorted(losses) == list(range(1, 7))
+    for step in one:
+        assert losses[step] == pytest.approx(one[step], rel=1e-5), step
+    assert evals[6] == pytest.approx(one_eval[6], rel=1e-5)
+
+
 def test_a_workdir_the_hosts_do_not_share_is_refused(tmp_path):
     """Two processes whose "run" folders are different directories (each host's own disk, here two working
     directories): both stop before training, naming the problem, instead of splitting checkpoints across hosts.

@@ -25,6 +25,10 @@ behaves the same), AdamW beta2 0.999, no weight decay, max grad norm 0.3, batch 
 1875 steps, source length 16 / target length 512, group by length, gradient checkpointing, seed 0, data seed 42,
 evaluation every 187 steps. They differ in: lr 2e-4 (7B, 13B) / 1e-4 (33B, 65B); LoRA dropout 0.1 (7B) / 0.05
 (13B, 33B, 65B: the 13B script says 0.05); checkpoint every 500 (7B, 13B) / 200 (33B, 65B) steps.
+Compiling: the step is compiled at start (and kept in WORKDIR/jax_cache for restarts): with the layers unrolled, as
+here, 40 minutes for 65B on two CPU cores (benchmarks/aot/); `--config.train.scan_layers=True` stacks them and runs
+them by lax.scan: seconds, a lower XLA peak, and every layer's 4-bit codes copied out of the stacked arrays before
+each fused kernel call, a cost not yet timed on a GPU (benchmarks/aot/README.md, "Stacked layers").
 Deviations: the paged 32-bit AdamW of bitsandbytes is replaced by AdamW whose state lives in host memory between
 steps (`train.host_optimizer`, JAX memory kinds) and visits the device only for the update; unlike paging, it moves
 every step (cost not yet measured on a GPU). Adapters and optimizer state are float32.
@@ -78,7 +82,8 @@ def get_config(arg: str = "smoke") -> ml_collections.ConfigDict:
     c.train = ml_collections.ConfigDict(dict(
         steps=1875, lr=2e-4, schedule="constant", warmup_ratio=0.03, adam_b1=0.9, adam_b2=0.999, adam_eps=1e-8,
         weight_decay=0.0, max_grad_norm=0.3, grad_accum=16, remat_policy="nothing_saveable", host_optimizer=True,
-        log_every=10, eval_every=187, checkpoint_every=500, keep_checkpoints=40, skip_nonfinite=False, scan_layers=False))
+        log_every=10, eval_every=187, checkpoint_every=500, keep_checkpoints=40, skip_nonfinite=False,
+        scan_layers=False))
 
     if arg in SIZES:
         s = SIZES[arg]
