@@ -15,7 +15,7 @@ import time
 
 from absl import app, flags
 
-from scripts import quiet_orbax
+from scripts import quiet_orbax, use_most_gpu_memory
 from shared.data import TEMPLATE_NAMES, Conversation, Turn, render_prompt
 from shared.model import DEFAULT_MODEL, Sampling, from_pretrained
 from shared.model.api import PretrainedModel
@@ -49,6 +49,7 @@ def load(workdir: str | None, model: str) -> tuple[PretrainedModel, str]:
 
 def main(argv):
     del argv
+    use_most_gpu_memory()  # the 4-bit base of a 65B run fills most of a 48 GB GPU
     quiet_orbax()
     t0 = time.perf_counter()
     model, name = load(_WORKDIR.value, _MODEL.value)

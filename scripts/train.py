@@ -12,7 +12,7 @@ from __future__ import annotations
 from absl import app, flags
 from ml_collections import config_flags
 
-from scripts import quiet_orbax
+from scripts import quiet_orbax, use_most_gpu_memory
 from shared.train.data import make_data
 from shared.train.loop import train
 from shared.train.sharding import initialize_distributed
@@ -23,6 +23,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "checkpoints, metrics.jsonl and 
 
 def main(argv):
     del argv
+    use_most_gpu_memory()  # before anything starts the GPU backend
     quiet_orbax()
     initialize_distributed()  # multi-host (TPU pods, multi-node GPU); a no-op for one process
     last = train(_CONFIG.value, _WORKDIR.value, make_data=make_data)

@@ -94,6 +94,11 @@ GPUS = {
                          1.41, 2048, 64),
     # a 48 GB GPU, as in QLoRA's "65B on a single 48GB GPU"
     "a6000": GpuSpec("NVIDIA RTX A6000", (8, 6), 84, 100 << 10, 99 << 10, 6 << 20, 48 * GiB, 768e9, 1.80, 1536, 128),
+    # 24 GB consumer GPUs, as in QLoRA's "Guanaco 33B ... on a single consumer GPU" (24 GB) and alpaca-lora's RTX 4090
+    "rtx4090": GpuSpec("NVIDIA GeForce RTX 4090", (8, 9), 128, 100 << 10, 99 << 10, 72 << 20, 24 * GiB, 1008e9, 2.52,
+                       1536, 128),
+    "rtx3090": GpuSpec("NVIDIA GeForce RTX 3090", (8, 6), 82, 100 << 10, 99 << 10, 6 << 20, 24 * GiB, 936e9, 1.70,
+                       1536, 128),
 }
 
 
