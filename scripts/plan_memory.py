@@ -41,7 +41,7 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py:VAR
 _JSON = flags.DEFINE_string("json", None, "write the plan here")
 _XLA = flags.DEFINE_bool("xla", False, "also compile one step (abstract shapes) and report XLA's memory analysis")
 _COMPILE_FOR = flags.DEFINE_list("compile_for", [], "also compile one step for these GPUs (shared.aot.GPUS: a6000, "
-                                  "h100, a100-80gb; 8xh100: eight in one host) or TPU slices (v5e:2x2, v5p:2x2x2, "
+                                  "h100, a100-80gb, rtx4090, rtx3090; 8xh100: eight in one host) or TPU slices (v5e:2x2, v5p:2x2x2, "
                                   "...) on this machine, without them, and report XLA's memory analysis")
 _MESH = flags.DEFINE_string("mesh", None, "DATA,FSDP,TENSOR for --compile_for TPU slices and several GPUs (-1: the "
                             "devices left); default: the config's mesh")
