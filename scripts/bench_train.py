@@ -409,13 +409,14 @@ def _version(package: str) -> str | None:
 
 def _describe(model: str, base: str, peft_base: str, dtype: str, rank: int, remat: bool, scan: bool = False) -> str:
     names = {"nf4": "NF4 + double quant", "float32": "float32", "bfloat16": "bfloat16"}
+    stacked = ", ours with stacked layers (lax.scan)" if scan else ""
     if model == "smollm2" and base == peft_base and dtype == "float32" and not remat and rank == RANK:
         return (f"LoRA training step (r={RANK}, all linear layers, AdamW), SmolLM2-135M-Instruct, "
-                f"base {names[base]}, float32 compute")  # the CPU benchmark's own line, unchanged
+                f"base {names[base]}, float32 compute{stacked}")  # the CPU benchmark's own line, unchanged
     what = "SmolLM2-135M-Instruct" if model == "smollm2" else f"random {model}"
     return (f"LoRA training step (r={rank}, alpha {ALPHA:g}, all linear layers, AdamW), {what}, "
             f"base ours {names[base]} / peft {names[peft_base]}, {dtype} compute"
-            f"{', remat' if remat else ''}{', ours with stacked layers (lax.scan)' if scan else ''}")
+            f"{', remat' if remat else ''}{stacked}")
 
 
 def main(argv):
