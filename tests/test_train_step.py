@@ -124,3 +124,31 @@ def test_host_offloaded_optimizer_gives_the_same_steps():
     assert kinds == {"pinned_host"}
     jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.asarray, nnx.state(a, LoRAParam)),
                  jax.tree.map(np.asarray, nnx.state(b, LoRAParam)))
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_optimizer_made_in_host_memory_equals_the_offloaded_one(stacked):
+    """optimizer_in_host_memory (the loop's path on one device under train.host_optimizer: the state computed on
+    the CPU device and placed in host memory, never in device memory) gives the state nnx.Optimizer makes, every
+    leaf in pinned host memory, and the same steps; also for stacked layers and gradient accumulation."""
+    from shared.model.stacking import stack_layers
+    from shared.train import offload_optimizer
+    from shared.train.step import optimizer_in_host_memory
+
+    batch = _batch(5)
+    a, b = _model(3), _model(3)
+    if stacked:
+        stack_layers(a), stack_layers(b)
+    tx = adamw(1e-2, max_grad_norm=0.3, accumulation=2)
+    opt_a = nnx.Optimizer(a, tx, wrt=LoRAParam)
+    offload_optimizer(opt_a)
+    opt_b = optimizer_in_host_memory(b, tx)
+    state_a, state_b = nnx.state(opt_a, nnx.OptState), nnx.state(opt_b, nnx.OptState)
+    assert jax.tree.structure(state_a) == jax.tree.structure(state_b)
+    assert {x.sharding.memory_kind for x in jax.tree.leaves(state_b)} == {"pinned_host"}
+    assert {x.sharding.device_set.pop() for x in jax.tree.leaves(state_b)} == {jax.devices()[0]}
+    jax.tree.map(lambda x, y: np.testing.assert_array_equal(np.asarray(x), np.asarray(y)), state_a, state_b)
+    for _ in range(4):
+        assert float(train_step(a, opt_a, batch, True)["loss"]) == float(train_step(b, opt_b, batch, True)["loss"])
+    jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.asarray, nnx.state(a, LoRAParam)),
+                 jax.tree.map(np.asarray, nnx.state(b, LoRAParam)))

@@ -40,7 +40,7 @@ from shared.train.checkpoint import Checkpointer, abstract
 from shared.train.compile_cache import cache_dir, compilation_cache
 from shared.train.optim import adamw, schedule, warmup_steps
 from shared.train.sharding import batch_split_problem, make_mesh, placed, shard_batch, shard_model, shard_optimizer
-from shared.train.step import eval_step, offload_optimizer, train_step
+from shared.train.step import eval_step, offload_optimizer, optimizer_in_host_memory, train_step
 
 
 class Batches(Protocol):
@@ -127,13 +127,16 @@ def attach_lora(model, config):
                       rngs=nnx.Rngs(params=config.seed, dropout=config.seed + 1))
 
 
-def make_optimizer(model, config):
-    """The optimizer and its learning-rate schedule, as `config.train` says."""
+def make_optimizer(model, config, in_host_memory: bool = False):
+    """The optimizer and its learning-rate schedule, as `config.train` says; `in_host_memory`: its state made
+    straight in host memory (`optimizer_in_host_memory`: a model on one device under `train.host_optimizer`)."""
     t = config.train
     lr = schedule(t.schedule, t.lr, t.steps, warmup_steps(t.steps, t.get("warmup_ratio", 0.0), t.get("warmup_steps")))
     tx = adamw(lr, b1=t.get("adam_b1", 0.9), b2=t.get("adam_b2", 0.999), eps=t.get("adam_eps", 1e-8),
                weight_decay=t.get("weight_decay", 0.0), max_grad_norm=t.get("max_grad_norm", 0.0),
                accumulation=t.get("grad_accum", 1))
+    if in_host_memory:
+        return optimizer_in_host_memory(model, tx, wrt=LoRAParam), lr
     return nnx.Optimizer(model, tx, wrt=LoRAParam), lr
 
 
@@ -286,10 +289,14 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
     place = _on_default_device if mesh is None else (lambda b: shard_batch(b, mesh))
 
     batches, eval_batches = make_data(config, tokenizer)
-    optimizer, lr = make_optimizer(model, config)
+    host_offload = bool(t.get("host_optimizer", False))
+    # one device: the state made in host memory, never beside the model in device memory; a mesh: made split over
+    # the devices, then moved. Either way in host memory before any restore, so that Orbax restores it there
+    optimizer, lr = make_optimizer(model, config, in_host_memory=host_offload and mesh is None)
     if mesh is not None:
         shard_optimizer(optimizer, mesh)
-    host_offload = bool(t.get("host_optimizer", False))
+        if host_offload:
+            offload_optimizer(optimizer)
 
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=t.get("keep_checkpoints", 3))
     check_layer_layout(ckpt, bool(t.get("scan_layers", False)))
@@ -301,7 +308,7 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
         batches.restore(record["data"])
         print(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
     if host_offload:
-        offload_optimizer(optimizer)  # after any restore: the restored state lands in device memory
+        offload_optimizer(optimizer)  # (where a restore did not keep the memory kind it was asked for)
 
     tracker = Tracker(workdir, project=config.get("wandb_project", "llm-repro"), entity=config.get("wandb_entity"),
                       name=config.get("name"), tags=list(config.get("tags", [])), config=config.to_dict(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
 
@@ -40,6 +41,35 @@ def offload_optimizer(optimizer: nnx.Optimizer) -> None:
     """Keeps the optimizer state in host memory between steps (the JAX counterpart of QLoRA's paged optimizers):
     `train_step(..., host_offload=True)` brings it to the device for the update and sends it back."""
     _move_optimizer_state(optimizer, jax.memory.Space.Host)
+
+
+def optimizer_in_host_memory(model: Transformer, tx: optax.GradientTransformation, wrt=LoRAParam) -> nnx.Optimizer:
+    """`nnx.Optimizer(model, tx, wrt=wrt)` whose state never occupies device memory: it is computed on JAX's CPU
+    device from a host copy of the trained parameters and placed in the host memory of their device, where
+    `train_step(..., host_offload=True)` keeps it. Made on the device and then moved (`offload_optimizer`), the state
+    would first sit beside the model in device memory: 9.6 GB more at LLaMA-65B (AdamW's moments and the 16-step
+    accumulator), 5.9 GB at 33B, whose QLoRA step otherwise fits a 24 GB GPU (benchmarks/aot/README.md). For a
+    model on one device; where JAX has no CPU backend (JAX_PLATFORMS without "cpu"), made on the device and moved."""
+    params = nnx.state(model, wrt)
+    devices = {d for leaf in jax.tree.leaves(params) for d in leaf.devices()}
+    if len(devices) != 1:
+        raise ValueError(f"optimizer_in_host_memory: the trained parameters are on {len(devices)} devices; for a mesh "
+                         "use shard_optimizer, then offload_optimizer")
+    try:
+        cpu = jax.devices("cpu")[0]
+    except RuntimeError:
+        optimizer = nnx.Optimizer(model, tx, wrt=wrt)
+        offload_optimizer(optimizer)
+        return optimizer
+    graphdef, trained, rest = nnx.split(model, wrt, ...)
+    shapes = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), rest)  # only `wrt` is read
+    shadow = nnx.merge(graphdef, jax.device_put(trained, cpu), shapes)
+    with jax.default_device(cpu):
+        optimizer = nnx.Optimizer(shadow, tx, wrt=wrt)
+    host = jax.sharding.SingleDeviceSharding(devices.pop(), memory_kind="pinned_host")
+    state = nnx.state(optimizer, nnx.OptState)
+    nnx.update(optimizer, jax.tree.map(lambda x: jax.device_put(np.asarray(x), host), state))
+    return optimizer
 
 
 @nnx.jit(static_argnames="host_offload", donate_argnames=("model", "optimizer"))
