@@ -9,12 +9,14 @@
 #   bash benchmarks/gpu/next_run.sh prepare    # .gpu_carry/: wheels the device image lacks + the commit
 # Then one device call (the `run` tool), carrying .gpu_carry:
 #   run(command="bash benchmarks/gpu/next_run.sh all", carry=[".gpu_carry"], timeout_s=600)
+#     0. loop: the training loop on the GPU (tiny config, stacked layers, host-memory optimizer state, a resume;
+#        80 s)                                                                      -> loop_metrics.jsonl
 #     1. train: LLaMA-7B-shaped QLoRA step vs transformers + peft bf16 LoRA (issue 4)  -> bench_train_llama7b.json
 #     2. tune: the target problems' candidates, each checked against the XLA reference, then timed, with the bf16
 #        dot and XLA's dequantize-then-dot of the same pass (issue 3; the first on-device test of the prmt PTX)
 #                                                                                 -> tune.json, tuned_gpu.json
 #     3. bench: the targets' cells with the tuned plans, forward and forward+dX   -> bench_4bit.json
-#   plus env.txt (GPU, driver, jax, commit) and run.log (everything printed): 6 files (8 come back at most).
+#   plus env.txt (GPU, driver, jax, commit) and run.log (everything printed): 7 files (8 come back at most).
 # Other parts, for a later call: tune_rest (the other shapes and M buckets), check (float64 correctness sweep),
 # mgpu (the Mosaic GPU kernels, never run on a GPU yet: the correctness sweep, then the planned configs and their
 # variants timed beside the bf16 dot and XLA's dequantize-then-dot -> bench_4bit_mgpu.json), train_mgpu (the
@@ -89,6 +91,17 @@ tune() {  # $1: seconds, $2: shapes, $3: Ms; winners merge into $OUT/tuned_gpu.j
     cp "$OUT/tuned_gpu.json" shared/kernels/matmul_4bit/tuned_gpu.json
   fi
 }
+loop() {  # $1: seconds. The training loop's GPU path, never run on a GPU before: the tiny config (NF4 through the
+  # fused kernels, the optimizer state made in the GPU's host memory, train.host_optimizer) to a checkpoint, then a
+  # resume from it, with its layers stacked (train.scan_layers): metrics -> loop_metrics.jsonl
+  local w=/tmp/loop_check
+  rm -rf "$w"
+  part loop1 $(( $1 / 2 )) python3 -m scripts.train --config papers/qlora/configs/guanaco.py:tiny --workdir "$w" \
+    --config.train.steps=4 --config.train.checkpoint_every=2 --config.train.scan_layers=True
+  part loop2 $(( $1 / 2 )) python3 -m scripts.train --config papers/qlora/configs/guanaco.py:tiny --workdir "$w" \
+    --config.train.steps=6 --config.train.checkpoint_every=2 --config.train.scan_layers=True
+  cp "$w/metrics.jsonl" "$OUT/loop_metrics.jsonl" 2>/dev/null || true
+}
 bench() {  # $1: seconds
   part bench "$1" python3 -m scripts.bench_4bit --shapes "$BENCH_SHAPES" --ms "$BENCH_MS" \
     --json "$OUT/bench_4bit.json"
@@ -96,11 +109,13 @@ bench() {  # $1: seconds
 
 case "${1:-}" in
   all)
+    loop 80
     train "$(min 270 "$(left)")"
     tune "$(( $(left) - 120 ))" "$TUNE_SHAPES" "$TUNE_MS"
     bench "$(left)"
     ;;
   train) train "$(left)" ;;
+  loop) loop "$(left)" ;;
   tune) tune "$(left)" "$TUNE_SHAPES" "$TUNE_MS" ;;
   bench) bench "$(left)" ;;
   tune_rest)
@@ -124,7 +139,7 @@ case "${1:-}" in
       --json "$OUT/check_4bit.json"
     ;;
   *)
-    echo "usage: bash benchmarks/gpu/next_run.sh prepare|all|train|tune|bench|tune_rest|check|mgpu|train_mgpu|train_scan" >&2
+    echo "usage: bash benchmarks/gpu/next_run.sh prepare|all|loop|train|tune|bench|tune_rest|check|mgpu|train_mgpu|train_scan" >&2
     exit 2
     ;;
 esac
