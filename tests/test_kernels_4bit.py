@@ -25,7 +25,7 @@ import pytest
 
 from shared.kernels import matmul_4bit
 from shared.kernels.matmul_4bit import api, common, pallas_gpu, pallas_mosaic_gpu, pallas_tpu, reference
-from shared.quant import QuantizedArray, quantize
+from shared.quant import QuantizedArray, StackedLayer, quantize
 
 TOL = {jnp.float32: 1e-5, jnp.bfloat16: 1e-2}
 
@@ -328,6 +328,66 @@ def test_kernels_lower_for_their_platform(platform, dtype):
             lowered = jax.jit(fwd_and_dx).trace(sds((m, k), dtype), sds((m, n), dtype), q)
             text = lowered.lower(lowering_platforms=(platform,)).as_text()
         assert text.count(target) == 2, (m, n, k)  # forward and dX kernels, no fallback
+
+
+@pytest.mark.parametrize("backend,dtype", [("pallas_gpu", jnp.float32), ("pallas_tpu", jnp.float32),
+                                           ("pallas_mosaic_gpu", jnp.bfloat16)])
+def test_stacked_layer_equals_its_own_weight(backend, dtype):
+    """One layer of stacked weights (`StackedLayer`, the index traced as in a lax.scan over the layers): forward
+    and dX bitwise those of that layer's own weight through the same kernels (the Triton and TPU kernels read the
+    layer's codes out of the stacked array; Mosaic GPU takes the slice)."""
+    n, k = 256, 512
+    qs = [_weight(s, n, k, "nf4", 64, True) for s in range(3)]
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *qs)
+    rng = np.random.default_rng(5)
+    x = jnp.asarray(rng.standard_normal((5, k)), dtype)
+    dy = jnp.asarray(rng.standard_normal((5, n)), dtype)
+
+    def fwd_and_dx(w, x, dy):
+        y, vjp = jax.vjp(lambda x: matmul_4bit(x, w, backend=backend, interpret=True), x)
+        return y, vjp(dy)[0]
+
+    in_scan = jax.jit(lambda i, x, dy: fwd_and_dx(StackedLayer(stacked, i), x, dy))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in (2, 0):
+            y, dx = in_scan(jnp.int32(i), x, dy)
+            y_own, dx_own = jax.jit(fwd_and_dx)(qs[i], x, dy)
+            np.testing.assert_array_equal(y, y_own)
+            np.testing.assert_array_equal(dx, dx_own)
+            assert _rel(y, _ref_forward(x, qs[i])) <= TOL[dtype]
+
+
+def _abstract_stacked(layers, n, k, bs=64) -> QuantizedArray:
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct((layers, *a.shape), a.dtype), _abstract_weight(n, k, bs))
+
+
+@pytest.mark.parametrize("platform", ["cuda", "tpu"])
+def test_stacked_codes_reach_the_kernels_whole(platform):
+    """Lowered for its platform, a layer of stacked weights hands the kernels the whole stacked codes and the
+    index: no slice of the codes (a per-layer copy, since XLA cannot fuse a slice into a custom call), only of
+    the small statistics. On Triton, stacked codes of more than 2**31 and at most 2**32 bytes (LLaMA-33B's MLP),
+    whose offsets Triton's int32 arithmetic would wrap, are sliced instead."""
+    cases = [(32, 4096, 4096, False)] + ([(60, 17920, 6656, True)] if platform == "cuda" else [])
+    for layers, n, k, sliced in cases:
+        q = _abstract_stacked(layers, n, k)
+
+        def fwd_and_dx(x, dy, q, i):
+            y, vjp = jax.vjp(lambda x: matmul_4bit(x, StackedLayer(q, i)), x)
+            return y, vjp(dy)[0]
+
+        sds = jax.ShapeDtypeStruct
+        with api.lowering_for(platform):
+            lowered = jax.jit(fwd_and_dx).trace(sds((64, k), jnp.bfloat16), sds((64, n), jnp.bfloat16), q,
+                                                sds((), jnp.int32))
+            text = lowered.lower(lowering_platforms=(platform,)).as_text()
+        target = "__gpu$xla.gpu.triton" if platform == "cuda" else "tpu_custom_call"
+        calls = [line for line in text.splitlines() if "stablehlo.custom_call" in line and target in line]
+        assert len(calls) == 2  # forward and dX
+        for call in calls:  # the kernels' operands: the stacked codes, or the layer's slice
+            assert (f"tensor<{layers}x{n}x{k // 2}xui8>" in call) != sliced, call
+        code_slices = re.findall(rf"stablehlo.dynamic_slice.*-> tensor<1x{n}x{k // 2}xui8>", text)
+        assert len(code_slices) == (1 if sliced else 0), code_slices
 
 
 def test_mosaic_gpu_kernels_lower_for_hopper():

@@ -2,6 +2,8 @@
 does (loss, adapter gradients, dropout streams, generation), round-trips, refuses blocks that differ, and the
 training loop gives the unrolled run's losses and adapters."""
 import json
+import re
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -10,16 +12,17 @@ import pytest
 from flax import nnx
 
 from shared.lora import LoRAParam, apply_lora, count_trainable
-from shared.model import PRESETS
+from shared.model import PRESETS, ModelConfig
 from shared.model.generate import Sampling, generate
 from shared.model.loading import quantize_hook, random_model
 from shared.model.stacking import is_stacked, stack_layers, unstack_layers
 from shared.train.step import loss_fn
 
 
-def _model(quantized: bool, dropout: float = 0.1, preset: str = "tiny-llama"):
+def _model(quantized: bool, dropout: float = 0.1, preset: str | ModelConfig = "tiny-llama"):
     hook = quantize_hook("nf4", double_quant=True) if quantized else None
-    model = random_model(PRESETS[preset], seed=0, **({"on_tensor": hook} if hook else {}))
+    config = PRESETS[preset] if isinstance(preset, str) else preset
+    model = random_model(config, seed=0, **({"on_tensor": hook} if hook else {}))
     apply_lora(model, targets="all", rank=4, alpha=8, dropout=dropout, rngs=nnx.Rngs(params=1, dropout=2))
     # B = 0 at initialisation would make every A gradient zero: give the adapters values
     state = nnx.state(model, LoRAParam)
@@ -81,6 +84,37 @@ def test_scanned_model_equals_unrolled(quantized, remat):
     assert rng_unrolled.keys() == rng_scanned.keys()
     for path in rng_unrolled:
         np.testing.assert_array_equal(rng_scanned[path], rng_unrolled[path], err_msg=str(path))
+
+
+@pytest.mark.parametrize("backend", ["pallas_gpu", "pallas_tpu"])
+def test_scanned_model_through_the_fused_kernels(backend):
+    """Through the fused kernels (interpret mode), where each scanned layer's kernels read its codes in place out
+    of the stacked weights (`StackedLayer`): the unrolled model's loss and adapter gradients, bitwise, dropout and
+    rematerialisation on (not for the TPU kernel, whose interpret mode runs io_callbacks, effects that
+    jax.checkpoint refuses). Projections of 256 and 512 so that every one runs a kernel (no fallback)."""
+    from shared.kernels.matmul_4bit import use
+
+    config = ModelConfig(vocab_size=64, dim=256, n_layers=2, n_heads=2, n_kv_heads=2, ffn_dim=512, max_seq_len=16,
+                         name="kernel-test")
+    batch = _batch(b=2, t=8, vocab=64)
+    results = []
+    for stacked in (False, True):
+        model = _model(quantized=True, preset=config)
+        model.remat = "nothing_saveable" if backend == "pallas_gpu" else None
+        if stacked:
+            stack_layers(model)
+        with use(backend, interpret=True), warnings.catch_warnings():
+            warnings.simplefilter("error")  # a fallback would warn
+            graphdef, state = nnx.split(model)
+            text = str(jax.make_jaxpr(lambda s: _loss_and_grads.__wrapped__(nnx.merge(graphdef, s), batch))(state))
+            (loss, _), grads = _loss_and_grads(model, batch)
+        assert re.search(r"matmul_4bit_fwd", text) and re.search(r"matmul_4bit_dx", text)
+        results.append((float(loss), _unstacked_grads(grads, 2) if stacked else _flat(grads)))
+    (loss_u, grads_u), (loss_s, grads_s) = results
+    assert loss_s == loss_u
+    assert grads_u.keys() == grads_s.keys()
+    for path in grads_u:
+        np.testing.assert_array_equal(grads_s[path], grads_u[path], err_msg=str(path))
 
 
 def _unstacked_grads(grads, n_layers) -> dict:

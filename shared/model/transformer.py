@@ -24,7 +24,7 @@ from flax import nnx
 
 from shared.model.config import ModelConfig
 from shared.kernels import matmul_4bit
-from shared.quant import QuantizedArray
+from shared.quant import QuantizedArray, StackedLayer
 
 _NEG_INF = -1e30  # finite, so a fully masked row (a padding query) gives a uniform softmax instead of NaN
 
@@ -35,9 +35,10 @@ def linear(x: jax.Array, weight, bias=None, mesh=None) -> jax.Array:
     A 4-bit `QuantizedArray` weight goes through `shared.kernels.matmul_4bit`: the fused Pallas kernel on a GPU or
     TPU (forward and dX, the weight never materialised in 16 bits), the XLA reference (dequantize, then dot) on CPU;
     `mesh` (a `matmul_4bit.MeshAxes`) says how x and the weight are split over a device mesh, where the kernels
-    run per device.
+    run per device. A `StackedLayer` (one layer of stacked 4-bit weights, inside `StackedBlocks.scan`) goes the
+    same way, its codes read in place.
     """
-    if isinstance(weight, QuantizedArray):
+    if isinstance(weight, (QuantizedArray, StackedLayer)):
         y = matmul_4bit(x, weight, mesh=mesh)
     else:
         y = jax.lax.dot_general(x, weight.astype(x.dtype), (((x.ndim - 1,), (1,)), ((), ())),
@@ -303,19 +304,31 @@ class StackedBlocks(nnx.Module):
 
     def scan(self, x: jax.Array, positions: jax.Array, remat: str | None) -> jax.Array:
         """x through every block by lax.scan (each block rematerialised under `remat`, a jax.checkpoint_policies
-        name, when set). The blocks' RNG streams (LoRA dropout) advance as the unrolled model's would."""
-        graphdef, state = nnx.split(self.block)
+        name, when set). The blocks' RNG streams (LoRA dropout) advance as the unrolled model's would.
 
-        def body(h, layer_state):
-            block = nnx.merge(graphdef, layer_state)
+        Every variable is scanned over (each step gets its layer's slice) except the 4-bit weights: these stay
+        whole and each step's block gets a `StackedLayer` of them, whose codes the fused kernels read in place,
+        where a slice would be a per-layer copy of the codes in front of each kernel."""
+        graphdef, quantized, state = nnx.split(self.block, _is_quantized, ...)
+
+        def body(h, step):
+            i, layer_state = step
+            views = jax.tree.map(lambda v: v.replace(StackedLayer(v.get_value(), i)), quantized,
+                                 is_leaf=lambda v: isinstance(v, nnx.Variable))
+            block = nnx.merge(graphdef, views, layer_state)
             h, _ = block(h, positions)
             return h, nnx.state(block, nnx.RngState)
 
         if remat is not None:
             body = jax.checkpoint(body, policy=_policy(remat), prevent_cse=False)
-        x, rng_state = jax.lax.scan(body, x, state)
+        x, rng_state = jax.lax.scan(body, x, (jnp.arange(self.n_layers, dtype=jnp.int32), state))
         nnx.update(self.block, rng_state)
         return x
+
+
+def _is_quantized(path, value) -> bool:
+    """nnx filter: a variable holding a 4-bit weight."""
+    return isinstance(value, nnx.Variable) and isinstance(value.get_value(), QuantizedArray)
 
 
 def _layer_slice(a, i: int):

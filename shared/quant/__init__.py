@@ -11,7 +11,7 @@ packing), `doublequant` (quantized statistics), `torch_mean` (torch's CPU mean, 
 `ieee` (keeping XLA's float32 arithmetic exact), `array` (the QuantizedArray pytree), `bnb` (bnb's format).
 """
 
-from shared.quant.array import QuantizedArray, quantize
+from shared.quant.array import QuantizedArray, StackedLayer, quantize
 from shared.quant.blockwise import BLOCK_SIZES
 from shared.quant.codebooks import QTYPES, codebook, dynamic_map, normal_map
 from shared.quant.torch_mean import TorchCpuMean
@@ -20,6 +20,7 @@ __all__ = [
     "BLOCK_SIZES",
     "QTYPES",
     "QuantizedArray",
+    "StackedLayer",
     "TorchCpuMean",
     "codebook",
     "dynamic_map",

@@ -100,6 +100,39 @@ jax.tree_util.register_dataclass(
 )
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class StackedLayer:
+    """Layer `index` of a stacked 4-bit weight, read in place.
+
+    `stacked` is a QuantizedArray whose every child carries a leading layer axis ([L, out, in/2] codes, ...) while
+    its metadata (shape, dtype, ...) is one layer's, as `shared.model.stacking` makes them; `index` is an int32
+    scalar, usually traced (the step of the `lax.scan` over the layers). `shared.kernels.matmul_4bit` takes one
+    like a QuantizedArray: the fused kernels read that layer's codes out of the stacked array, so no per-layer
+    copy of the codes is made (a dynamic slice in front of a kernel would be one: XLA cannot fuse it into a
+    custom call). `get()` is the layer as a QuantizedArray of its own (every child sliced)."""
+
+    stacked: QuantizedArray
+    index: jax.Array
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.stacked.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.stacked.dtype
+
+    def get(self) -> QuantizedArray:
+        """The layer's weight: each child's slice `index` (a copy of the codes where it is materialised)."""
+        return jax.tree.map(lambda a: jax.lax.dynamic_index_in_dim(a, self.index, keepdims=False), self.stacked)
+
+    def dequantize(self, dtype: Any = None) -> jax.Array:
+        return self.get().dequantize(dtype)
+
+
+jax.tree_util.register_dataclass(StackedLayer, data_fields=["stacked", "index"], meta_fields=[])
+
+
 @functools.partial(jax.jit, static_argnames="dtype")
 def _dequantize(q: QuantizedArray, dtype: np.dtype) -> jax.Array:
     absmax = q.absmax

@@ -63,7 +63,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from shared.kernels.matmul_4bit import common, pallas_gpu, pallas_mosaic_gpu, pallas_tpu, reference
-from shared.quant import QuantizedArray
+from shared.quant import QuantizedArray, StackedLayer
 
 BACKENDS = ("xla", "pallas_gpu", "pallas_tpu", "pallas_mosaic_gpu")
 _PLATFORM_BACKEND = {"gpu": "pallas_gpu", "cuda": "pallas_gpu", "rocm": "pallas_gpu", "tpu": "pallas_tpu"}
@@ -218,46 +218,56 @@ def gpu_stats(q: QuantizedArray) -> dict[str, Any]:
     return dict(absmax=q.absmax.astype(jnp.float32))
 
 
-def _kernel_forward(plan: _Plan, x2: jax.Array, q: QuantizedArray) -> jax.Array:
+def _at(q: QuantizedArray, layer: jax.Array | None) -> QuantizedArray:
+    """q with its codes as one layer's: `q.packed` itself, or its slice `layer` when q's codes are stacked (the
+    kernels' operand below; the XLA reference and the Mosaic GPU kernels take the slice)."""
+    return q if layer is None else dataclasses.replace(q, packed=jax.lax.dynamic_index_in_dim(q.packed, layer,
+                                                                                                 keepdims=False))
+
+
+# q below: one layer's weight, except that with `layer` given its codes are the stacked [L, N, K/2] ones (read in
+# place by the Triton and TPU kernels)
+def _kernel_forward(plan: _Plan, x2: jax.Array, q: QuantizedArray, layer: jax.Array | None) -> jax.Array:
     cfg = plan.forward
     if plan.backend == "pallas_gpu":
-        return pallas_gpu.forward(x2, q.packed, **gpu_stats(q), cfg=cfg, qtype=q.qtype, block_size=q.block_size,
-                                  interpret=plan.interpret)
+        return pallas_gpu.forward(x2, q.packed, **gpu_stats(q), layer=layer, cfg=cfg, qtype=q.qtype,
+                                  block_size=q.block_size, interpret=plan.interpret)
     if plan.backend == "pallas_mosaic_gpu":
-        return pallas_mosaic_gpu.forward(x2, q.packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
+        return pallas_mosaic_gpu.forward(x2, _at(q, layer).packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
                                          block_size=q.block_size, interpret=plan.interpret)
     x_even, x_odd = common.split_even_odd(common.pad_rows(x2, cfg.bm))
-    y = pallas_tpu.forward(x_even, x_odd, q.packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
+    y = pallas_tpu.forward(x_even, x_odd, q.packed, common.float_absmax(q), layer, cfg=cfg, qtype=q.qtype,
                            block_size=q.block_size, interpret=plan.interpret)
     return y[:x2.shape[0]]
 
 
-def _kernel_backward(plan: _Plan, dy: jax.Array, q: QuantizedArray) -> jax.Array:
+def _kernel_backward(plan: _Plan, dy: jax.Array, q: QuantizedArray, layer: jax.Array | None) -> jax.Array:
     cfg = plan.backward
     if plan.backend == "pallas_gpu":
-        return pallas_gpu.backward(dy, q.packed, **gpu_stats(q), cfg=cfg, qtype=q.qtype, block_size=q.block_size,
-                                   interpret=plan.interpret)
+        return pallas_gpu.backward(dy, q.packed, **gpu_stats(q), layer=layer, cfg=cfg, qtype=q.qtype,
+                                   block_size=q.block_size, interpret=plan.interpret)
     if plan.backend == "pallas_mosaic_gpu":
-        return pallas_mosaic_gpu.backward(dy, q.packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
+        return pallas_mosaic_gpu.backward(dy, _at(q, layer).packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
                                           block_size=q.block_size, interpret=plan.interpret)
-    dx_even, dx_odd = pallas_tpu.backward(common.pad_rows(dy, cfg.bm), q.packed, common.float_absmax(q), cfg=cfg,
-                                          qtype=q.qtype, block_size=q.block_size, interpret=plan.interpret)
+    dx_even, dx_odd = pallas_tpu.backward(common.pad_rows(dy, cfg.bm), q.packed, common.float_absmax(q), layer,
+                                          cfg=cfg, qtype=q.qtype, block_size=q.block_size, interpret=plan.interpret)
     return common.interleave_even_odd(dx_even, dx_odd)[:dy.shape[0]]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _fused(plan: _Plan, x2: jax.Array, q: QuantizedArray) -> jax.Array:
-    return _fused_fwd(plan, x2, q)[0]
+def _fused(plan: _Plan, x2: jax.Array, q: QuantizedArray, layer: jax.Array | None) -> jax.Array:
+    return _fused_fwd(plan, x2, q, layer)[0]
 
 
-def _fused_fwd(plan: _Plan, x2: jax.Array, q: QuantizedArray):
-    y = reference.matmul(x2, q) if plan.forward is None else _kernel_forward(plan, x2, q)
-    return y, q
+def _fused_fwd(plan: _Plan, x2: jax.Array, q: QuantizedArray, layer: jax.Array | None):
+    y = reference.matmul(x2, _at(q, layer)) if plan.forward is None else _kernel_forward(plan, x2, q, layer)
+    return y, (q, layer)
 
 
-def _fused_bwd(plan: _Plan, q: QuantizedArray, dy: jax.Array):
-    dx = reference.matmul_dx(dy, q) if plan.backward is None else _kernel_backward(plan, dy, q)
-    return dx, None  # the frozen weight: no cotangent (zeros; float0 for the integer leaves)
+def _fused_bwd(plan: _Plan, res, dy: jax.Array):
+    q, layer = res
+    dx = reference.matmul_dx(dy, _at(q, layer)) if plan.backward is None else _kernel_backward(plan, dy, q, layer)
+    return dx, None, None  # the frozen weight (and its layer index): no cotangent (zeros; float0 for integers)
 
 
 _fused.defvjp(_fused_fwd, _fused_bwd)
@@ -295,47 +305,53 @@ def _per_device_weight(q: QuantizedArray, n_local: int) -> QuantizedArray:
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _fused_sharded(plan: _Plan, layout: tuple, x2: jax.Array, q: QuantizedArray) -> jax.Array:
-    return _fused_sharded_fwd(plan, layout, x2, q)[0]
+def _fused_sharded(plan: _Plan, layout: tuple, x2: jax.Array, q: QuantizedArray,
+                   layer: jax.Array | None) -> jax.Array:
+    return _fused_sharded_fwd(plan, layout, x2, q, layer)[0]
 
 
-def _specs(layout: tuple, q: QuantizedArray):
+def _specs(layout: tuple, q: QuantizedArray, layer: jax.Array | None):
+    """shard_map specs of x, (q, layer) and y; stacked codes keep their layer axis whole, the index replicated."""
     mesh, rows, feats = layout
     P = jax.sharding.PartitionSpec
-    return P(rows, None), dataclasses.replace(q, packed=P(feats, None), absmax=P(feats, None)), P(rows, feats)
+    codes = P(feats, None) if layer is None else P(None, feats, None)
+    weight = (dataclasses.replace(q, packed=codes, absmax=P(feats, None)), None if layer is None else P())
+    return P(rows, None), weight, P(rows, feats)
 
 
-def _fused_sharded_fwd(plan: _Plan, layout: tuple, x2: jax.Array, q: QuantizedArray):
-    x_spec, q_spec, y_spec = _specs(layout, q)
-    y = jax.shard_map(lambda x, w: _fused_fwd(plan, x, w)[0], mesh=layout[0], in_specs=(x_spec, q_spec),
-                      out_specs=y_spec, check_vma=False)(x2, q)
-    return y, q
+def _fused_sharded_fwd(plan: _Plan, layout: tuple, x2: jax.Array, q: QuantizedArray, layer: jax.Array | None):
+    x_spec, w_spec, y_spec = _specs(layout, q, layer)
+    y = jax.shard_map(lambda x, w: _fused_fwd(plan, x, *w)[0], mesh=layout[0], in_specs=(x_spec, w_spec),
+                      out_specs=y_spec, check_vma=False)(x2, (q, layer))
+    return y, (q, layer)
 
 
-def _fused_sharded_bwd(plan: _Plan, layout: tuple, q: QuantizedArray, dy: jax.Array):
-    x_spec, q_spec, y_spec = _specs(layout, q)
+def _fused_sharded_bwd(plan: _Plan, layout: tuple, res, dy: jax.Array):
+    q, layer = res
+    x_spec, w_spec, y_spec = _specs(layout, q, layer)
     feats = layout[2]
 
     def per_device(g, w):
         dx = _fused_bwd(plan, w, g)[0]  # this device's rows of W: a partial sum when W's rows are split
         return jax.lax.psum(dx, feats) if feats else dx
 
-    dx = jax.shard_map(per_device, mesh=layout[0], in_specs=(y_spec, q_spec), out_specs=x_spec,
-                       check_vma=False)(dy, q)
-    return dx, None
+    dx = jax.shard_map(per_device, mesh=layout[0], in_specs=(y_spec, w_spec), out_specs=x_spec,
+                       check_vma=False)(dy, (q, layer))
+    return dx, None, None
 
 
 _fused_sharded.defvjp(_fused_sharded_fwd, _fused_sharded_bwd)
 
 
-def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, interpret: bool = False,
-                mesh: MeshAxes | None = None) -> jax.Array:
+def matmul_4bit(x: jax.Array, q: QuantizedArray | StackedLayer, *, backend: str | None = None,
+                interpret: bool = False, mesh: MeshAxes | None = None) -> jax.Array:
     """x @ q.dequantize(x.dtype).T for x [..., K] and a 2-D QuantizedArray q [N, K]; returns [..., N] in x.dtype.
 
     Args:
       x: float array whose last axis is K; any leading axes (flattened to M rows, M may be 1).
       q: the 4-bit weight in PyTorch/bitsandbytes layout [out_features, in_features], NF4/FP4/INT4, with or
-        without double quantization.
+        without double quantization; or a `StackedLayer`, one layer of a stacked weight, whose codes the Triton
+        and TPU kernels read in place (the XLA reference and the Mosaic GPU kernels take the layer's slice).
       backend: None (follow the platform), "xla", "pallas_gpu", "pallas_tpu" or "pallas_mosaic_gpu".
       interpret: run the Pallas kernel in interpret mode (on CPU).
       (With neither given, an enclosing `use(backend, interpret)` block decides.)
@@ -345,6 +361,10 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, 
     unknown backend, or a Pallas backend without its device and without interpret=True.
     """
     x = jnp.asarray(x)
+    layer = codes = None
+    if isinstance(q, StackedLayer):
+        layer, codes = jnp.asarray(q.index, jnp.int32), jax.lax.stop_gradient(q.stacked.packed)
+        q = q.get()  # the layer's statistics; its codes serve only the reference (XLA drops the slice otherwise)
     common.check_common(x, q)
     scoped = getattr(_SCOPE, "value", None)
     lower_only = False
@@ -365,10 +385,15 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray, *, backend: str | None = None, 
     if (rows or feats) and common.kernel_support(x, q) is None:  # per device, under shard_map
         local = _per_device_weight(q, n // feat_parts)
         plan = _planned(name, interpret, measured, (m // row_parts, k), local, x.dtype, per_device=True)
-        y = reference.matmul(x2, q) if plan is None else _fused_sharded(plan, (mesh.mesh, rows, feats), x2, local)
+        if plan is not None:
+            local = local if layer is None else dataclasses.replace(local, packed=codes)
+            y = _fused_sharded(plan, (mesh.mesh, rows, feats), x2, local, layer)
     else:
         plan = _planned(name, interpret, measured, x.shape, q, x.dtype)
-        y = reference.matmul(x2, q) if plan is None else _fused(plan, x2, q)
+        if plan is not None:
+            y = _fused(plan, x2, q if layer is None else dataclasses.replace(q, packed=codes), layer)
+    if plan is None:
+        y = reference.matmul(x2, q)
     return y.reshape(*lead, n)
 
 
@@ -436,5 +461,5 @@ def matmul_4bit_configured(x: jax.Array, q: QuantizedArray, *, backend: str, for
         else:
             pallas_tpu.check_config(cfg, m, n, k, q.block_size, np.dtype(x.dtype).itemsize, forward=fwd)
     q = jax.tree.map(jax.lax.stop_gradient, q)
-    y = _fused(_Plan(name, bool(interpret), forward, backward), x.reshape(m, k), q)
+    y = _fused(_Plan(name, bool(interpret), forward, backward), x.reshape(m, k), q, None)
     return y.reshape(*x.shape[:-1], n)

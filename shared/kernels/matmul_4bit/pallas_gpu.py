@@ -506,6 +506,7 @@ class _Static:
     n_abs: int  # absmax columns of the whole weight: K / block_size
     nested_block_size: int | None  # double quantization: decode the statistics in the kernel
     interpret: bool = False  # Pallas interpret mode (the prmt lookup runs its jnp emulation)
+    stacked: bool = False  # the codes are a stacked [L, N, K/2] array handed whole, the layer index a last input
 
 
 def _absmax(raw, dq_refs, st: _Static, row_ids, blk_ids):
@@ -540,11 +541,47 @@ def _store_rows(ref, value, mask):
         plgpu.store(ref, value, mask=mask)
 
 
+class _Codes:
+    """This program's block of codes, indexed like a ref of shape `shape` (`codes[:, pl.ds(a, b)]`).
+
+    Unstacked, the block is the BlockSpec's (`ref` itself). Stacked, `ref` is the whole [L, N, K/2] array and the
+    block starts at (`layer`, `row0`, `col0`): each load becomes one indexer with the offsets added in (Triton
+    lowers one indexer per load, so a view of a view would not do)."""
+
+    def __init__(self, ref, shape: tuple[int, int], layer=None, row0=0, col0=0):
+        self.ref, self.shape, self.layer, self.row0, self.col0 = ref, shape, layer, row0, col0
+
+    def __getitem__(self, idx):
+        if self.layer is None:
+            return self.ref[idx]
+        rows, cols = idx
+        return self.ref[self.layer, _shifted(rows, self.row0, self.shape[0]),
+                        _shifted(cols, self.col0, self.shape[1])]
+
+
+def _shifted(index, start, size: int):
+    """A slice of a block (`:` or `pl.ds`) as the same slice of the whole array, the block starting at `start`."""
+    if isinstance(index, slice):
+        if index != slice(None):
+            raise ValueError(f"only ':' or pl.ds slices of a code block, got {index}")
+        return pl.ds(start, size)
+    return pl.ds(start + index.start, index.size)
+
+
+def _split_refs(rest, st: _Static):
+    """(statistics refs, layer ref or None, output ref) of a kernel's trailing refs."""
+    *ins, o_ref = rest
+    return (ins[:-1], ins[-1], o_ref) if st.stacked else (ins, None, o_ref)
+
+
 def _forward_kernel(x_ref, p_ref, a_ref, cb_ref, *rest, st: _Static):
-    *dq_refs, o_ref = rest
+    dq_refs, layer_ref, o_ref = _split_refs(rest, st)
     cfg = st.cfg
     g, gps, reps = _groups(st.block_size, cfg.bk)
-    bm, bn = x_ref.shape[0], p_ref.shape[0]
+    bm, bn = x_ref.shape[0], cfg.bn
+    if layer_ref is not None:
+        width = x_ref.shape[1] // 2
+        p_ref = _Codes(p_ref, (bn, width), layer_ref[0], pl.program_id(1) * bn, pl.program_id(2) * width)
     steps = x_ref.shape[1] // cfg.bk
     cdt = x_ref.dtype
     acc_shape = (bn, bm) if cfg.swap_ab else (bm, bn)
@@ -584,11 +621,14 @@ def _forward_kernel(x_ref, p_ref, a_ref, cb_ref, *rest, st: _Static):
 
 
 def _backward_kernel(dy_ref, p_ref, a_ref, cb_ref, *rest, st: _Static):
-    *dq_refs, o_ref = rest
+    dq_refs, layer_ref, o_ref = _split_refs(rest, st)
     cfg = st.cfg
     _, gps, reps = _groups(st.block_size, cfg.bk)
     cdt = dy_ref.dtype
     bm, bn = dy_ref.shape[0], cfg.bn
+    if layer_ref is not None:
+        ns = dy_ref.shape[1]
+        p_ref = _Codes(p_ref, (ns, cfg.bk // 2), layer_ref[0], pl.program_id(2) * ns, pl.program_id(1) * (cfg.bk // 2))
     steps = p_ref.shape[0] // bn
     kb = pl.program_id(1)
     row0 = pl.program_id(2) * p_ref.shape[0]  # first row of W in this N split
@@ -631,47 +671,78 @@ def _stats_operands(absmax, nested, offset, index_map):
     return operands, specs
 
 
+# Triton (through jax 0.10's Pallas lowering) offsets loads with int32 when an operand has at most 2**32 bytes; the
+# pointer arithmetic takes int32 offsets as signed, so a load past 2**31 bytes into one operand would wrap
+_INT32_SAFE_BYTES = 2**31
+
+
+def _in_place(packed, layer):
+    """(codes, layer) for the kernels: a stacked array read in place, or, where that array has more than 2**31
+    but at most 2**32 bytes (offsets that Triton's int32 arithmetic would wrap: e.g. LLaMA-33B's stacked MLP
+    codes), the layer's slice (a copy, as XLA would make) and no layer."""
+    if layer is None:
+        return packed, None
+    nbytes = packed.size * packed.dtype.itemsize
+    if _INT32_SAFE_BYTES <= nbytes <= 2**32:
+        return jax.lax.dynamic_index_in_dim(packed, layer, keepdims=False), None
+    return packed, jnp.reshape(layer, (1,)).astype(jnp.int32)
+
+
+def _codes_operand(packed, layer, block: tuple[int, int], index_map):
+    """The codes' BlockSpec, and the layer operand and its BlockSpec (none when unstacked): a stacked array is
+    handed whole (the kernel offsets its loads, `_Codes`), the layer index as a [1] int32 array."""
+    if layer is None:
+        return pl.BlockSpec(block, index_map), (), ()
+    whole = lambda *_: (0,) * packed.ndim  # noqa: E731
+    return pl.BlockSpec(packed.shape, whole), (layer,), (pl.BlockSpec((1,), lambda *_: (0,)),)
+
+
 @functools.partial(jax.jit, static_argnames=("cfg", "qtype", "block_size", "nested_block_size", "interpret"))
-def forward(x, packed, absmax, nested=None, offset=None, *, cfg: GpuConfig, qtype: str, block_size: int,
+def forward(x, packed, absmax, nested=None, offset=None, layer=None, *, cfg: GpuConfig, qtype: str, block_size: int,
             nested_block_size: int | None = None, interpret: bool = False):
     """x [M, K] @ W.T -> [M, N] in x's dtype.
 
     absmax: float32 [N, K/bs]; or, with double quantization, the uint8 statistic codes [N, K/bs] together with
     `nested` (float32 nested absmax), `offset` (float32 scalar) and `nested_block_size`, decoded in the kernel.
+    layer: None; or an int32 scalar, `packed` being stacked [L, N, K/2] codes of which the kernel reads layer
+    `layer`'s in place (the statistics are that layer's).
     """
     m, k = x.shape
-    n = packed.shape[0]
+    n = packed.shape[-2]
     check_config(cfg, m, n, k, block_size, forward=True, dtype=x.dtype)
     s = cfg.split_k
     out_dtype = x.dtype if s == 1 else jnp.float32
+    packed, layer = _in_place(packed, layer)
     st = _Static(cfg, qtype, block_size, m, absmax.shape[1], nested_block_size if nested is not None else None,
-                 interpret)
+                 interpret, stacked=layer is not None)
     dq_ops, dq_specs = _stats_operands(absmax, nested, offset, lambda i, j, p: (0,))
+    codes_spec, layer_ops, layer_specs = _codes_operand(packed, layer, (cfg.bn, k // 2 // s), lambda i, j, p: (j, p))
     out = pl.pallas_call(
         functools.partial(_forward_kernel, st=st),
         out_shape=jax.ShapeDtypeStruct((s, m, n), out_dtype),
         grid=(pl.cdiv(m, cfg.bm), n // cfg.bn, s),
         in_specs=[
             pl.BlockSpec((cfg.bm, k // s), lambda i, j, p: (i, p)),
-            pl.BlockSpec((cfg.bn, k // 2 // s), lambda i, j, p: (j, p)),
+            codes_spec,
             pl.BlockSpec((cfg.bn, absmax.shape[1] // s), lambda i, j, p: (j, p)),
             pl.BlockSpec((16,), lambda i, j, p: (0,)),
             *dq_specs,
+            *layer_specs,
         ],
         out_specs=pl.BlockSpec((None, cfg.bm, cfg.bn), lambda i, j, p: (p, i, j)),
         compiler_params=_compiler_params(cfg),
         interpret=interpret,
         name="matmul_4bit_fwd",
-    )(x, packed, absmax, _table(qtype), *dq_ops)
+    )(x, packed, absmax, _table(qtype), *dq_ops, *layer_ops)
     return out[0] if s == 1 else out.sum(axis=0).astype(x.dtype)
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "qtype", "block_size", "nested_block_size", "interpret"))
-def backward(dy, packed, absmax, nested=None, offset=None, *, cfg: GpuConfig, qtype: str, block_size: int,
-             nested_block_size: int | None = None, interpret: bool = False):
-    """dY [M, N] @ W -> dX [M, K] in dY's dtype (statistics as in `forward`)."""
+def backward(dy, packed, absmax, nested=None, offset=None, layer=None, *, cfg: GpuConfig, qtype: str,
+             block_size: int, nested_block_size: int | None = None, interpret: bool = False):
+    """dY [M, N] @ W -> dX [M, K] in dY's dtype (statistics and `layer` as in `forward`)."""
     m, n = dy.shape
-    k = 2 * packed.shape[1]
+    k = 2 * packed.shape[-1]
     check_config(cfg, m, n, k, block_size, forward=False, dtype=dy.dtype)
     s = cfg.split_n
     ns = n // s  # rows of W per N split
@@ -681,23 +752,26 @@ def backward(dy, packed, absmax, nested=None, offset=None, *, cfg: GpuConfig, qt
         abs_spec = pl.BlockSpec((ns, gps), lambda i, kb, p: (p, kb))
     else:
         abs_spec = pl.BlockSpec((ns, 1), lambda i, kb, p: (p, kb // reps))
+    packed, layer = _in_place(packed, layer)
     st = _Static(cfg, qtype, block_size, m, absmax.shape[1], nested_block_size if nested is not None else None,
-                 interpret)
+                 interpret, stacked=layer is not None)
     dq_ops, dq_specs = _stats_operands(absmax, nested, offset, lambda i, kb, p: (0,))
+    codes_spec, layer_ops, layer_specs = _codes_operand(packed, layer, (ns, cfg.bk // 2), lambda i, kb, p: (p, kb))
     out = pl.pallas_call(
         functools.partial(_backward_kernel, st=st),
         out_shape=jax.ShapeDtypeStruct((s, m, k), out_dtype),
         grid=(pl.cdiv(m, cfg.bm), k // cfg.bk, s),
         in_specs=[
             pl.BlockSpec((cfg.bm, ns), lambda i, kb, p: (i, p)),
-            pl.BlockSpec((ns, cfg.bk // 2), lambda i, kb, p: (p, kb)),
+            codes_spec,
             abs_spec,
             pl.BlockSpec((16,), lambda i, kb, p: (0,)),
             *dq_specs,
+            *layer_specs,
         ],
         out_specs=pl.BlockSpec((None, cfg.bm, cfg.bk), lambda i, kb, p: (p, i, kb)),
         compiler_params=_compiler_params(cfg),
         interpret=interpret,
         name="matmul_4bit_dx",
-    )(dy, packed, absmax, _table(qtype), *dq_ops)
+    )(dy, packed, absmax, _table(qtype), *dq_ops, *layer_ops)
     return out[0] if s == 1 else out.sum(axis=0).astype(dy.dtype)

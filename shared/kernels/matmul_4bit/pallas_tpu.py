@@ -218,25 +218,45 @@ def _warn_async_cpu_dispatch():
                       RuntimeWarning, stacklevel=3)
 
 
+def _grid_call(kernel, layer, codes: int, *, grid, in_specs, out_specs, scratch_shapes=(), **kwargs):
+    """pallas_call over `grid`. With `layer` (an int32 scalar; operand `codes`, the codes, stacked [L, N, K/2]),
+    the index is prefetched into SMEM (`PrefetchScalarGridSpec`) and the codes' BlockSpec picks that layer's
+    block, so the DMAs read the layer's codes in place: no per-layer copy. Index maps take (i, j, *prefetched)."""
+    if layer is None:
+        call = pl.pallas_call(kernel, grid=grid, in_specs=in_specs, out_specs=out_specs,
+                              scratch_shapes=scratch_shapes, **kwargs)
+        return lambda *operands: call(*operands)
+    block = in_specs[codes]
+    in_specs = list(in_specs)
+    in_specs[codes] = pl.BlockSpec((None, *block.block_shape),
+                                   lambda i, j, layer_ref: (layer_ref[0], *block.index_map(i, j)))
+    spec = pltpu.PrefetchScalarGridSpec(num_scalar_prefetch=1, grid=grid, in_specs=in_specs, out_specs=out_specs,
+                                        scratch_shapes=scratch_shapes)
+    call = pl.pallas_call(lambda layer_ref, *refs: kernel(*refs), grid_spec=spec, **kwargs)
+    return lambda *operands: call(jnp.reshape(layer, (1,)).astype(jnp.int32), *operands)
+
+
 @functools.partial(jax.jit, static_argnames=("cfg", "qtype", "block_size", "interpret"))
-def forward(x_even, x_odd, packed, absmax, *, cfg: TpuConfig, qtype: str, block_size: int, interpret=False):
-    """[Mp, N] = x @ W.T in x's dtype, from the even/odd halves of x (Mp a multiple of cfg.bm)."""
+def forward(x_even, x_odd, packed, absmax, layer=None, *, cfg: TpuConfig, qtype: str, block_size: int,
+            interpret=False):
+    """[Mp, N] = x @ W.T in x's dtype, from the even/odd halves of x (Mp a multiple of cfg.bm). layer: None, or
+    an int32 scalar, `packed` being stacked [L, N, K/2] codes of which layer `layer`'s are read (in place)."""
     mp, kh = x_even.shape
-    n = packed.shape[0]
+    n = packed.shape[-2]
     n_abs = absmax.shape[1]
     need = vmem_bytes(cfg, 2 * kh, block_size, np.dtype(x_even.dtype).itemsize, True)
     kernel = functools.partial(_forward_kernel, cfg=cfg, qtype=qtype, block_size=block_size)
-    return pl.pallas_call(
-        kernel,
+    return _grid_call(
+        kernel, layer, 2,
         out_shape=jax.ShapeDtypeStruct((mp, n), x_even.dtype),
         grid=(mp // cfg.bm, n // cfg.bn),
         in_specs=[
-            pl.BlockSpec((cfg.bm, kh), lambda i, j: (i, 0)),
-            pl.BlockSpec((cfg.bm, kh), lambda i, j: (i, 0)),
-            pl.BlockSpec((cfg.bn, kh), lambda i, j: (j, 0)),
-            pl.BlockSpec((cfg.bn, n_abs), lambda i, j: (j, 0)),
+            pl.BlockSpec((cfg.bm, kh), lambda i, j, *_: (i, 0)),
+            pl.BlockSpec((cfg.bm, kh), lambda i, j, *_: (i, 0)),
+            pl.BlockSpec((cfg.bn, kh), lambda i, j, *_: (j, 0)),
+            pl.BlockSpec((cfg.bn, n_abs), lambda i, j, *_: (j, 0)),
         ],
-        out_specs=pl.BlockSpec((cfg.bm, cfg.bn), lambda i, j: (i, j)),
+        out_specs=pl.BlockSpec((cfg.bm, cfg.bn), lambda i, j, *_: (i, j)),
         compiler_params=_params(("parallel", "parallel"), cfg, need),
         interpret=interpret_params() if interpret else False,
         name="matmul_4bit_fwd_tpu",
@@ -244,22 +264,23 @@ def forward(x_even, x_odd, packed, absmax, *, cfg: TpuConfig, qtype: str, block_
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "qtype", "block_size", "interpret"))
-def backward(dy, packed, absmax, *, cfg: TpuConfig, qtype: str, block_size: int, interpret=False):
-    """(dX_even, dX_odd), each [Mp, K/2] in dY's dtype, = dY @ W_hi, dY @ W_lo (Mp a multiple of cfg.bm)."""
+def backward(dy, packed, absmax, layer=None, *, cfg: TpuConfig, qtype: str, block_size: int, interpret=False):
+    """(dX_even, dX_odd), each [Mp, K/2] in dY's dtype, = dY @ W_hi, dY @ W_lo (Mp a multiple of cfg.bm); `layer`
+    as in `forward`."""
     mp, n = dy.shape
-    kh = packed.shape[1]
+    kh = packed.shape[-1]
     n_abs = absmax.shape[1]
     need = vmem_bytes(cfg, 2 * kh, block_size, np.dtype(dy.dtype).itemsize, False)
     kernel = functools.partial(_backward_kernel, cfg=cfg, qtype=qtype, block_size=block_size)
-    out_spec = pl.BlockSpec((cfg.bm, kh), lambda i, j: (i, 0))
-    return pl.pallas_call(
-        kernel,
+    out_spec = pl.BlockSpec((cfg.bm, kh), lambda i, j, *_: (i, 0))
+    return _grid_call(
+        kernel, layer, 1,
         out_shape=(jax.ShapeDtypeStruct((mp, kh), dy.dtype),) * 2,
         grid=(mp // cfg.bm, n // cfg.bn),
         in_specs=[
-            pl.BlockSpec((cfg.bm, cfg.bn), lambda i, j: (i, j)),
-            pl.BlockSpec((cfg.bn, kh), lambda i, j: (j, 0)),
-            pl.BlockSpec((cfg.bn, n_abs), lambda i, j: (j, 0)),
+            pl.BlockSpec((cfg.bm, cfg.bn), lambda i, j, *_: (i, j)),
+            pl.BlockSpec((cfg.bn, kh), lambda i, j, *_: (j, 0)),
+            pl.BlockSpec((cfg.bn, n_abs), lambda i, j, *_: (j, 0)),
         ],
         out_specs=(out_spec, out_spec),
         scratch_shapes=[pltpu.VMEM((cfg.bm, kh), jnp.float32), pltpu.VMEM((cfg.bm, kh), jnp.float32)],
