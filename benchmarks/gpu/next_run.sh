@@ -21,8 +21,8 @@
 # mgpu (the Mosaic GPU kernels, never run on a GPU yet: the correctness sweep, then the planned configs and their
 # variants timed beside the bf16 dot and XLA's dequantize-then-dot -> bench_4bit_mgpu.json), train_mgpu (the
 # training benchmark with ours on the Mosaic GPU kernels -> bench_train_llama7b_mgpu.json), train_scan (the same
-# with ours' layers stacked, train.scan_layers: the speed cost of copying each layer's 4-bit codes out of the
-# stacked arrays before the fused kernels, which a compiled step shows -> bench_train_llama7b_scan.json).
+# with ours' layers stacked, train.scan_layers, the kernels reading each layer's codes in place: what stacking costs
+# or saves against the unrolled step -> bench_train_llama7b_scan.json).
 #
 # After the call: copy tuned_gpu.json to shared/kernels/matmul_4bit/tuned_gpu.json, commit every JSON under
 # benchmarks/gpu/ and update benchmarks/gpu/README.md with the measured numbers (the JSON files carry the device,
@@ -125,7 +125,7 @@ case "${1:-}" in
   train_mgpu)  # the same step with every 4-bit projection on the Mosaic GPU kernels
     train "$(left)" --kernels=pallas_mosaic_gpu bench_train_llama7b_mgpu
     ;;
-  train_scan)  # the same step with ours' layers stacked (train.scan_layers): what the per-layer slice copies cost
+  train_scan)  # the same step with ours' layers stacked (train.scan_layers): stacked against unrolled
     train "$(left)" --scan_layers bench_train_llama7b_scan
     ;;
   mgpu)  # under 300 s (a short second call): no float64 sweep; the timed cells still check each result vs XLA

@@ -27,8 +27,9 @@ evaluation every 187 steps. They differ in: lr 2e-4 (7B, 13B) / 1e-4 (33B, 65B);
 (13B, 33B, 65B: the 13B script says 0.05); checkpoint every 500 (7B, 13B) / 200 (33B, 65B) steps.
 Compiling: the step is compiled at start (and kept in WORKDIR/jax_cache for restarts): with the layers unrolled, as
 here, 40 minutes for 65B on two CPU cores (benchmarks/aot/); `--config.train.scan_layers=True` stacks them and runs
-them by lax.scan: seconds, a lower XLA peak, and every layer's 4-bit codes copied out of the stacked arrays before
-each fused kernel call, a cost not yet timed on a GPU (benchmarks/aot/README.md, "Stacked layers").
+them by lax.scan: seconds and a lower XLA peak, the fused kernels reading each layer's 4-bit codes in place (except
+Triton on stacked codes of 2-4 GiB: 65B's attention, 33B's MLP get a per-layer copy); a stacked step has not yet
+been timed against an unrolled one on a GPU (benchmarks/aot/README.md, "Stacked layers").
 Deviations: the paged 32-bit AdamW of bitsandbytes is replaced by AdamW whose state lives in host memory between
 steps (`train.host_optimizer`, JAX memory kinds) and visits the device only for the update; unlike paging, it moves
 every step (cost not yet measured on a GPU). Adapters and optimizer state are float32.
