@@ -320,7 +320,7 @@ def test_kernels_lower_for_their_platform(platform, dtype):
         p = api._Plan(backend, False, plan["forward"], plan["backward"])
 
         def fwd_and_dx(x, dy, q):
-            y, vjp = jax.vjp(lambda x: api._fused(p, x, q), x)
+            y, vjp = jax.vjp(lambda x: api._fused(p, x, q, None), x)
             return y, vjp(dy)[0]
 
         sds = jax.ShapeDtypeStruct
@@ -404,7 +404,7 @@ def test_mosaic_gpu_kernels_lower_for_hopper():
             p = api._Plan("pallas_mosaic_gpu", False, forward, plan["backward"])
 
             def fwd_and_dx(x, dy, q, p=p):
-                y, vjp = jax.vjp(lambda x: api._fused(p, x, q), x)
+                y, vjp = jax.vjp(lambda x: api._fused(p, x, q, None), x)
                 return y, vjp(dy)[0]
 
             lowered = jax.jit(fwd_and_dx).trace(sds((m, k), jnp.bfloat16), sds((m, n), jnp.bfloat16), q)
