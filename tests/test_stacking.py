@@ -142,13 +142,27 @@ def test_stack_round_trip_and_counts():
         np.testing.assert_array_equal(after[path], before[path], err_msg=str(path))
 
 
-def test_generation_with_a_kv_cache_on_stacked_layers():
-    """Generation (a KV cache: the blocks one by one, each a slice) gives the unrolled model's tokens."""
+@pytest.mark.parametrize("backend", ["xla", "pallas_gpu"])
+def test_generation_with_a_kv_cache_on_stacked_layers(backend, monkeypatch):
+    """Generation (a KV cache: the blocks one by one, their 4-bit codes read in place) gives the unrolled model's
+    tokens, through the XLA reference and through the Triton kernels (interpret mode)."""
+    from shared.kernels.matmul_4bit import pallas_gpu, use
+
+    traced = []
+    forward = pallas_gpu.forward
+    monkeypatch.setattr(pallas_gpu, "forward", lambda *a, **k: traced.append(k.get("layer")) or forward(*a, **k))
     prompts = [[5, 6, 7, 8], [9, 10]]
-    unrolled = _model(quantized=True, dropout=0.0)
-    want = generate(unrolled, prompts, max_new_tokens=6, sampling=Sampling(temperature=0.0))
-    got = generate(stack_layers(_model(quantized=True, dropout=0.0)), prompts, max_new_tokens=6, sampling=Sampling(temperature=0.0))
+    greedy = Sampling(temperature=0.0)
+    jax.clear_caches()  # `use` is read when the decoding program is traced
+    with use(backend, interpret=backend != "xla"), warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fallback would warn
+        want = generate(_model(quantized=True, dropout=0.0), prompts, max_new_tokens=6, sampling=greedy)
+        unrolled_calls = len(traced)
+        got = generate(stack_layers(_model(quantized=True, dropout=0.0)), prompts, max_new_tokens=6, sampling=greedy)
     assert got == want
+    if backend == "pallas_gpu":  # the kernels ran, on the stacked model with a layer index
+        assert unrolled_calls > 0 and all(layer is None for layer in traced[:unrolled_calls])
+        assert len(traced) > unrolled_calls and all(layer is not None for layer in traced[unrolled_calls:])
 
 
 def test_blocks_that_differ_are_refused_and_stacked_layers_are_not_iterated():

@@ -240,7 +240,9 @@ class Transformer(nnx.Module):
             x = self.layers.scan(x, positions, self.remat)
             return self.final_norm(x), None
         new_k, new_v = [], []
-        layers = self.layers.unrolled() if isinstance(self.layers, StackedBlocks) else self.layers
+        layers = self.layers
+        if isinstance(layers, StackedBlocks):  # with a KV cache (generation): the blocks one by one
+            layers = [layers.layer(i, in_place=True) for i in range(len(layers))]
         for i, layer in enumerate(layers):
             args = (x, positions) if cache is None else (x, positions, (cache.k[i], cache.v[i]), cache.pos)
             if self.remat is not None and cache is None:  # training: recompute the block in the backward pass
@@ -274,7 +276,7 @@ class StackedBlocks(nnx.Module):
     """The model's blocks as one `Block` whose every variable carries a leading layer axis ([n_layers, ...]),
     made by `shared.model.stacking.stack_layers`. A full forward pass (training, evaluation) runs it with
     `jax.lax.scan`, so XLA compiles one block's program however deep the model is (LLaMA-65B: one block instead
-    of 80 unrolled ones); a pass with a KV cache (generation) runs the blocks one by one, each a slice.
+    of 80 unrolled ones); a pass with a KV cache (generation) runs the blocks one by one (`layer(i, in_place=True)`).
 
     Layer by layer the result is the unrolled model's: each layer's slice holds that layer's weights, adapters and
     dropout RNG stream, and the streams' counters come back updated from the scan."""
@@ -294,10 +296,15 @@ class StackedBlocks(nnx.Module):
         raise TypeError("the model's layers are stacked (train.scan_layers): index the variables' leading axis, or "
                         "unstack them first (shared.model.stacking.unstack_layers)")
 
-    def layer(self, i: int) -> Block:
-        """Layer i as a Block of its own (slices of the stacked arrays; changes to it do not write back)."""
-        graphdef, state = nnx.split(self.block)
-        return nnx.merge(graphdef, jax.tree.map(lambda a: _layer_slice(a, i), state))
+    def layer(self, i: int, in_place: bool = False) -> Block:
+        """Layer i as a Block of its own (slices of the stacked arrays; changes to it do not write back).
+        in_place: its 4-bit weights are `StackedLayer` views instead, whose codes the fused kernels read out of the
+        stacked arrays (no per-layer copy of them): a block to run, not to keep."""
+        if not in_place:
+            graphdef, state = nnx.split(self.block)
+            return nnx.merge(graphdef, jax.tree.map(lambda a: _layer_slice(a, i), state))
+        graphdef, quantized, state = nnx.split(self.block, _is_quantized, ...)
+        return nnx.merge(graphdef, _views(quantized, jnp.int32(i)), jax.tree.map(lambda a: _layer_slice(a, i), state))
 
     def unrolled(self) -> list[Block]:
         return [self.layer(i) for i in range(self.n_layers)]
@@ -313,9 +320,7 @@ class StackedBlocks(nnx.Module):
 
         def body(h, step):
             i, layer_state = step
-            views = jax.tree.map(lambda v: v.replace(StackedLayer(v.get_value(), i)), quantized,
-                                 is_leaf=lambda v: isinstance(v, nnx.Variable))
-            block = nnx.merge(graphdef, views, layer_state)
+            block = nnx.merge(graphdef, _views(quantized, i), layer_state)
             h, _ = block(h, positions)
             return h, nnx.state(block, nnx.RngState)
 
@@ -329,6 +334,12 @@ class StackedBlocks(nnx.Module):
 def _is_quantized(path, value) -> bool:
     """nnx filter: a variable holding a 4-bit weight."""
     return isinstance(value, nnx.Variable) and isinstance(value.get_value(), QuantizedArray)
+
+
+def _views(quantized: nnx.State, i) -> nnx.State:
+    """The stacked 4-bit weights' variables holding `StackedLayer` views of layer i instead."""
+    return jax.tree.map(lambda v: v.replace(StackedLayer(v.get_value(), i)), quantized,
+                        is_leaf=lambda v: isinstance(v, nnx.Variable))
 
 
 def _layer_slice(a, i: int):
