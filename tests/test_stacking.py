@@ -2,7 +2,6 @@
 does (loss, adapter gradients, dropout streams, generation), round-trips, refuses blocks that differ, and the
 training loop gives the unrolled run's losses and adapters."""
 import json
-import re
 import warnings
 
 import jax
@@ -86,14 +85,29 @@ def test_scanned_model_equals_unrolled(quantized, remat):
         np.testing.assert_array_equal(rng_scanned[path], rng_unrolled[path], err_msg=str(path))
 
 
-@pytest.mark.parametrize("backend", ["pallas_gpu", "pallas_tpu"])
-def test_scanned_model_through_the_fused_kernels(backend):
-    """Through the fused kernels (interpret mode), where each scanned layer's kernels read its codes in place out
-    of the stacked weights (`StackedLayer`): the unrolled model's loss and adapter gradients, bitwise, dropout and
-    rematerialisation on (not for the TPU kernel, whose interpret mode runs io_callbacks, effects that
-    jax.checkpoint refuses). Projections of 256 and 512 so that every one runs a kernel (no fallback)."""
-    from shared.kernels.matmul_4bit import use
+@pytest.mark.parametrize("backend", ["pallas_gpu", "pallas_tpu", "pallas_mosaic_gpu"])
+def test_scanned_model_through_the_fused_kernels(backend, monkeypatch):
+    """Through the fused kernels (interpret mode), each scanned layer's kernels reading its codes in place out of
+    the stacked weights (`StackedLayer`; every kernel call of the scanned model gets the stacked codes): the
+    unrolled model's loss and adapter gradients, bitwise in float32, with dropout, and rematerialisation for Triton
+    (the TPU and Mosaic GPU interpret modes run io_callbacks, effects that jax.checkpoint refuses). Mosaic GPU
+    computes in bfloat16 only, where XLA's own ops already round differently in a scan than unrolled (the XLA
+    path's loss differs by 5e-5 relative): there to bfloat16 tolerances. Projections of 256 and 512 so that every
+    one runs a kernel (no fallback)."""
+    from shared.kernels.matmul_4bit import api, use
 
+    module = {"pallas_gpu": api.pallas_gpu, "pallas_tpu": api.pallas_tpu,
+              "pallas_mosaic_gpu": api.pallas_mosaic_gpu}[backend]
+    calls = []  # per kernel call traced: whether its codes operand is stacked [L, N, K/2]
+
+    def counted(kernel):
+        def call(*args, **kwargs):
+            calls.append(any(getattr(a, "ndim", 0) == 3 and a.dtype == jnp.uint8 for a in args))
+            return kernel(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(module, "forward", counted(module.forward))
+    monkeypatch.setattr(module, "backward", counted(module.backward))
     config = ModelConfig(vocab_size=64, dim=256, n_layers=2, n_heads=2, n_kv_heads=2, ffn_dim=512, max_seq_len=16,
                          name="kernel-test")
     batch = _batch(b=2, t=8, vocab=64)
@@ -101,18 +115,26 @@ def test_scanned_model_through_the_fused_kernels(backend):
     for stacked in (False, True):
         model = _model(quantized=True, preset=config)
         model.remat = "nothing_saveable" if backend == "pallas_gpu" else None
+        if backend == "pallas_mosaic_gpu":
+            model.dtype = jnp.dtype(jnp.bfloat16)
         if stacked:
             stack_layers(model)
+        calls.clear()
+        jax.clear_caches()  # `use` is read when the step is traced
         with use(backend, interpret=True), warnings.catch_warnings():
             warnings.simplefilter("error")  # a fallback would warn
-            graphdef, state = nnx.split(model)
-            text = str(jax.make_jaxpr(lambda s: _loss_and_grads.__wrapped__(nnx.merge(graphdef, s), batch))(state))
             (loss, _), grads = _loss_and_grads(model, batch)
-        assert re.search(r"matmul_4bit_fwd", text) and re.search(r"matmul_4bit_dx", text)
+        assert calls and all(calls) == stacked and any(calls) == stacked, calls
         results.append((float(loss), _unstacked_grads(grads, 2) if stacked else _flat(grads)))
     (loss_u, grads_u), (loss_s, grads_s) = results
-    assert loss_s == loss_u
     assert grads_u.keys() == grads_s.keys()
+    if backend == "pallas_mosaic_gpu":
+        assert abs(loss_s - loss_u) <= 1e-3 * abs(loss_u)
+        for path in grads_u:
+            g_u, g_s = grads_u[path].astype(np.float32), grads_s[path].astype(np.float32)
+            assert np.max(np.abs(g_s - g_u)) <= 2e-2 * np.max(np.abs(g_u)), path
+        return
+    assert loss_s == loss_u
     for path in grads_u:
         np.testing.assert_array_equal(grads_s[path], grads_u[path], err_msg=str(path))
 

@@ -220,20 +220,20 @@ def gpu_stats(q: QuantizedArray) -> dict[str, Any]:
 
 def _at(q: QuantizedArray, layer: jax.Array | None) -> QuantizedArray:
     """q with its codes as one layer's: `q.packed` itself, or its slice `layer` when q's codes are stacked (the
-    kernels' operand below; the XLA reference and the Mosaic GPU kernels take the slice)."""
+    kernels' operand below; the XLA reference takes the slice)."""
     return q if layer is None else dataclasses.replace(q, packed=jax.lax.dynamic_index_in_dim(q.packed, layer,
                                                                                                  keepdims=False))
 
 
 # q below: one layer's weight, except that with `layer` given its codes are the stacked [L, N, K/2] ones (read in
-# place by the Triton and TPU kernels)
+# place by the kernels)
 def _kernel_forward(plan: _Plan, x2: jax.Array, q: QuantizedArray, layer: jax.Array | None) -> jax.Array:
     cfg = plan.forward
     if plan.backend == "pallas_gpu":
         return pallas_gpu.forward(x2, q.packed, **gpu_stats(q), layer=layer, cfg=cfg, qtype=q.qtype,
                                   block_size=q.block_size, interpret=plan.interpret)
     if plan.backend == "pallas_mosaic_gpu":
-        return pallas_mosaic_gpu.forward(x2, _at(q, layer).packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
+        return pallas_mosaic_gpu.forward(x2, q.packed, common.float_absmax(q), layer, cfg=cfg, qtype=q.qtype,
                                          block_size=q.block_size, interpret=plan.interpret)
     x_even, x_odd = common.split_even_odd(common.pad_rows(x2, cfg.bm))
     y = pallas_tpu.forward(x_even, x_odd, q.packed, common.float_absmax(q), layer, cfg=cfg, qtype=q.qtype,
@@ -247,7 +247,7 @@ def _kernel_backward(plan: _Plan, dy: jax.Array, q: QuantizedArray, layer: jax.A
         return pallas_gpu.backward(dy, q.packed, **gpu_stats(q), layer=layer, cfg=cfg, qtype=q.qtype,
                                    block_size=q.block_size, interpret=plan.interpret)
     if plan.backend == "pallas_mosaic_gpu":
-        return pallas_mosaic_gpu.backward(dy, _at(q, layer).packed, common.float_absmax(q), cfg=cfg, qtype=q.qtype,
+        return pallas_mosaic_gpu.backward(dy, q.packed, common.float_absmax(q), layer, cfg=cfg, qtype=q.qtype,
                                           block_size=q.block_size, interpret=plan.interpret)
     dx_even, dx_odd = pallas_tpu.backward(common.pad_rows(dy, cfg.bm), q.packed, common.float_absmax(q), layer,
                                           cfg=cfg, qtype=q.qtype, block_size=q.block_size, interpret=plan.interpret)
@@ -351,7 +351,7 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray | StackedLayer, *, backend: str 
       x: float array whose last axis is K; any leading axes (flattened to M rows, M may be 1).
       q: the 4-bit weight in PyTorch/bitsandbytes layout [out_features, in_features], NF4/FP4/INT4, with or
         without double quantization; or a `StackedLayer`, one layer of a stacked weight, whose codes the Triton
-        and TPU kernels read in place (the XLA reference and the Mosaic GPU kernels take the layer's slice).
+        TPU and Mosaic GPU kernels read in place (the XLA reference takes the layer's slice).
       backend: None (follow the platform), "xla", "pallas_gpu", "pallas_tpu" or "pallas_mosaic_gpu".
       interpret: run the Pallas kernel in interpret mode (on CPU).
       (With neither given, an enclosing `use(backend, interpret)` block decides.)

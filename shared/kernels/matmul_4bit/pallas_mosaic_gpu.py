@@ -207,12 +207,24 @@ def _launch(body, out_type, scratch_types: list, programs: int, interpret: bool)
         interpret=InterpretGPUParams() if interpret else False)
 
 
+def _layer_operand(layer):
+    """The kernels' extra operand for stacked codes: the layer index as a 0-d int32 array (none when unstacked)."""
+    return () if layer is None else (jnp.asarray(layer, jnp.int32).reshape(()),)
+
+
+def _codes_ref(p_g, layer_g):
+    """The codes the pipeline copies tiles from: the weight's [N, K/2], or layer `layer_g`'s of stacked ones (a
+    view of the stacked array in global memory: the TMA copies read that layer's tiles in place)."""
+    return p_g if layer_g is None else p_g.at[layer_g[...]]
+
+
 @functools.partial(jax.jit, static_argnames=("cfg", "qtype", "block_size", "interpret"))
-def forward(x2: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: MosaicGpuConfig, qtype: str,
-            block_size: int, interpret: bool = False) -> jax.Array:
-    """x2 [M, K] bf16 @ W.T -> [M, N] bf16; absmax float32 [N, K/bs] (decoded)."""
+def forward(x2: jax.Array, packed: jax.Array, absmax: jax.Array, layer: jax.Array | None = None, *,
+            cfg: MosaicGpuConfig, qtype: str, block_size: int, interpret: bool = False) -> jax.Array:
+    """x2 [M, K] bf16 @ W.T -> [M, N] bf16; absmax float32 [N, K/bs] (decoded). layer: None, or an int32 scalar,
+    `packed` being stacked [L, N, K/2] codes of which layer `layer`'s are read in place."""
     m, k = x2.shape
-    n = packed.shape[0]
+    n = packed.shape[-2]
     tn, tm, kb = cfg.tn, cfg.tm, cfg.kb
     a_regs = cfg.a_in_registers and not interpret
     x_even, x_odd = common.split_even_odd(common.pad_rows(x2, tm))
@@ -226,7 +238,10 @@ def forward(x2: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: MosaicG
     x_tf = _swizzled(tm, 2)
     a_tf = _swizzled(kb, 2)
 
-    def matmul_4bit_fwd_mgpu(xe_g, xo_g, p_g, s_g, out_g, out_smem, a_hi, a_lo):
+    def matmul_4bit_fwd_mgpu(xe_g, xo_g, p_g, s_g, *rest):
+        layer_g, (out_g, out_smem, a_hi, a_lo) = (rest[0], rest[1:]) if layer is not None else (None, rest)
+        p_g = _codes_ref(p_g, layer_g)
+
         def tile(t):
             ni, mi = t // m_tiles, t % m_tiles
 
@@ -264,16 +279,18 @@ def forward(x2: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: MosaicG
 
     y_t = _launch(matmul_4bit_fwd_mgpu, jax.ShapeDtypeStruct((n, mp), dtype),
                   [plmgpu.SMEM((tn, tm), dtype), plmgpu.SMEM((tn, kb), dtype, transforms=a_tf),
-                   plmgpu.SMEM((tn, kb), dtype, transforms=a_tf)], programs, interpret)(xe_t, xo_t, packed, stats_t)
+                   plmgpu.SMEM((tn, kb), dtype, transforms=a_tf)], programs, interpret)(
+        xe_t, xo_t, packed, stats_t, *_layer_operand(layer))
     return y_t.T[:m]
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "qtype", "block_size", "interpret"))
-def backward(dy: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: MosaicGpuConfig, qtype: str,
-             block_size: int, interpret: bool = False) -> jax.Array:
-    """dX = dY @ W for dy [M, N] bf16 -> [M, K] bf16; absmax float32 [N, K/bs] (decoded)."""
+def backward(dy: jax.Array, packed: jax.Array, absmax: jax.Array, layer: jax.Array | None = None, *,
+             cfg: MosaicGpuConfig, qtype: str, block_size: int, interpret: bool = False) -> jax.Array:
+    """dX = dY @ W for dy [M, N] bf16 -> [M, K] bf16; absmax float32 [N, K/bs] (decoded); `layer` as in
+    `forward`."""
     m, n = dy.shape
-    k = packed.shape[1] * 2
+    k = packed.shape[-1] * 2
     tn, tm, kb = cfg.tn, cfg.tm, cfg.kb
     dy_p = common.pad_rows(dy, tm)  # [Mp, N]: wgmma's A, rows of 64
     stats_t = absmax.astype(jnp.float32).T  # [K/bs, N]
@@ -285,7 +302,10 @@ def backward(dy: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: Mosaic
     dy_tf = _swizzled(tn, 2)
     w_tf = _swizzled(kb, 2)
 
-    def matmul_4bit_dx_mgpu(dy_g, p_g, s_g, de_g, do_g, de_smem, do_smem, b_hi, b_lo):
+    def matmul_4bit_dx_mgpu(dy_g, p_g, s_g, *rest):
+        layer_g, (de_g, do_g, de_smem, do_smem, b_hi, b_lo) = (rest[0], rest[1:]) if layer is not None else (None, rest)
+        p_g = _codes_ref(p_g, layer_g)
+
         def tile(t):
             ki, mi = t // m_tiles, t % m_tiles
 
@@ -325,5 +345,6 @@ def backward(dy: jax.Array, packed: jax.Array, absmax: jax.Array, *, cfg: Mosaic
     dx_even, dx_odd = _launch(
         matmul_4bit_dx_mgpu, (half, half),
         [plmgpu.SMEM((tm, kb), dtype), plmgpu.SMEM((tm, kb), dtype), plmgpu.SMEM((tn, kb), dtype, transforms=w_tf),
-         plmgpu.SMEM((tn, kb), dtype, transforms=w_tf)], programs, interpret)(dy_p, packed, stats_t)
+         plmgpu.SMEM((tn, kb), dtype, transforms=w_tf)], programs, interpret)(dy_p, packed, stats_t,
+                                                                              *_layer_operand(layer))
     return common.interleave_even_odd(dx_even, dx_odd)[:m]
