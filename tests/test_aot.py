@@ -2,6 +2,7 @@
 not have, through JAX's CUDA plugin (scripts/setup.sh installs it into .venv/gpu-aot)."""
 
 import dataclasses
+import warnings
 
 import pytest
 
@@ -149,6 +150,29 @@ def test_training_step_compiles_for_several_gpus():
     assert split["host_argument_bytes"] == one["host_argument_bytes"] == 0
     with pytest.raises(ValueError, match="4xh100: compile-only GPUs have no host memory space"):
         compiled_step_memory(config, dataclasses.replace(plan, host_optimizer=True), target="4xh100")
+
+
+@pytest.mark.parametrize("kernels", ["pallas_gpu", "pallas_mosaic_gpu"])
+def test_stacked_gpu_step_reads_the_codes_in_place(kernels, monkeypatch):
+    """The step with stacked layers (`train.scan_layers`) compiled by XLA:GPU for an H100: every kernel call gets
+    the stacked codes ([layers, N, K/2]) and the layer index, and no slice of the codes is made."""
+    import re
+
+    compiled = []
+    compile_for = aot.compile_for
+    monkeypatch.setattr(aot, "compile_for", lambda *a, **k: compiled.append(compile_for(*a, **k)) or compiled[-1])
+    config = dataclasses.replace(PRESETS["tiny-llama"], dim=256, n_heads=2, n_kv_heads=2, head_dim=128, ffn_dim=512,
+                                 name="t256")
+    plan = Plan(quantize="nf4", lora_rank=4, batch=2, seq_len=64, scan_layers=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback (which would slice the codes for XLA, legitimately)
+        compiled_step_memory(config, plan, target="h100", kernels=kernels)
+    text = compiled[0].as_text()
+    target = "__gpu$xla.gpu.triton" if kernels == "pallas_gpu" else "mosaic_gpu"
+    calls = [line for line in text.splitlines() if " custom-call(" in line and target in line]
+    assert calls and all(re.search(rf"u8\[{config.n_layers},\d+,\d+\]", c) for c in calls)
+    code_slices = [w for w in re.findall(r"= u8\[1,\d+,(\d+)\][^\n]* dynamic-slice\(", text) if int(w) >= 64]
+    assert code_slices == []
 
 
 @pytest.mark.parametrize("host_optimizer", [True, False])

@@ -3,6 +3,7 @@ TPU slices this machine does not have (scripts/setup.sh installs libtpu into .ve
 
 import dataclasses
 import os
+import warnings
 
 import pytest
 
@@ -71,6 +72,34 @@ def test_sharded_training_step_compiles_for_a_tpu_slice():
     # the same state, split over 2 x 2 instead of replicated: less of it on each chip
     assert split["argument_bytes"] < one["argument_bytes"]
     assert split["host_argument_bytes"] < one["host_argument_bytes"]
+
+
+def test_stacked_training_step_reads_the_codes_in_place_on_a_tpu_slice(monkeypatch):
+    """The step with stacked layers (`train.scan_layers`) compiled for 4 v5e chips on a (1, 2, 2) mesh: every
+    kernel call gets this chip's stacked codes ([layers, rows, K/2]) and the layer index, and no slice of the
+    codes is made (each layer's kernels read them in place; only the small statistics are sliced)."""
+    import re
+
+    from shared import aot
+    from shared.model import PRESETS
+    from shared.train.memory import Plan, compiled_step_memory
+
+    compiled = []
+    compile_for = aot.compile_for
+    monkeypatch.setattr(aot, "compile_for", lambda *a, **k: compiled.append(compile_for(*a, **k)) or compiled[-1])
+    # every projection's per-chip block on the TPU tiles (N a multiple of 128, K of 256): no fallback (which
+    # would slice the codes for XLA's dequantize-then-dot, legitimately)
+    config = dataclasses.replace(PRESETS["tiny-llama"], dim=512, ffn_dim=1024, n_heads=4, n_kv_heads=4, head_dim=128,
+                                 name="t512")
+    plan = Plan(batch=4, seq_len=32, lora_rank=8, grad_accum=2, max_grad_norm=0.3, scan_layers=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled_step_memory(config, plan, target="v5e:2x2", mesh_shape=(1, 2, 2))
+    text = compiled[0].as_text()
+    calls = [line for line in text.splitlines() if 'custom_call_target="tpu_custom_call"' in line]
+    assert calls and all(re.search(rf"u8\[{config.n_layers},\d+,\d+\]", c) for c in calls)
+    code_slices = [w for w in re.findall(r"= u8\[1,\d+,(\d+)\][^\n]* dynamic-slice\(", text) if int(w) >= 64]
+    assert code_slices == []
 
 
 def test_tpu_compilation_leaves_no_pod_in_the_environment():
