@@ -358,6 +358,22 @@ def test_stacked_layer_equals_its_own_weight(backend, dtype):
             assert _rel(y, _ref_forward(x, qs[i])) <= TOL[dtype]
 
 
+def test_stacked_layer_bad_input():
+    q = _weight(0, 128, 256, "nf4", 64, True)
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), q, q)
+    x = jnp.ones((2, 256), jnp.float32)
+    with pytest.raises(IndexError, match="layer 2 of a weight of 2 stacked layers"):
+        matmul_4bit(x, StackedLayer(stacked, 2))
+    with pytest.raises(TypeError, match="integer scalar, got float32"):
+        matmul_4bit(x, StackedLayer(stacked, jnp.float32(0)))
+    with pytest.raises(ValueError, match="one leading layer axis"):
+        matmul_4bit(x, StackedLayer(q, 0))  # not stacked: the offset is a scalar
+    ragged = dataclasses.replace(stacked, absmax=stacked.absmax[:1])
+    with pytest.raises(ValueError, match="one leading layer axis.*'absmax': \\(1, 128, 4\\)"):
+        matmul_4bit(x, StackedLayer(ragged, 0))
+    np.testing.assert_array_equal(matmul_4bit(x, StackedLayer(stacked, 1)), matmul_4bit(x, q))
+
+
 def _abstract_stacked(layers, n, k, bs=64) -> QuantizedArray:
     return jax.tree.map(lambda a: jax.ShapeDtypeStruct((layers, *a.shape), a.dtype), _abstract_weight(n, k, bs))
 

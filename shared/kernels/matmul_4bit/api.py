@@ -363,6 +363,7 @@ def matmul_4bit(x: jax.Array, q: QuantizedArray | StackedLayer, *, backend: str 
     x = jnp.asarray(x)
     layer = codes = None
     if isinstance(q, StackedLayer):
+        common.check_stacked(q)
         layer, codes = jnp.asarray(q.index, jnp.int32), jax.lax.stop_gradient(q.stacked.packed)
         q = q.get()  # the layer's statistics; its codes serve only the reference (XLA drops the slice otherwise)
     common.check_common(x, q)

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from shared.quant import QuantizedArray, blockwise, codebook, doublequant
+from shared.quant import QuantizedArray, StackedLayer, blockwise, codebook, doublequant
 
 KERNEL_DTYPES = (np.dtype(jnp.float32), np.dtype(jnp.bfloat16))  # x dtypes the Pallas kernels compute in
 
@@ -92,6 +92,24 @@ def check_common(x: jax.Array, q: QuantizedArray) -> None:
         raise ValueError(f"x has shape {x.shape}; its last axis must be K = {q.shape[1]} (weight {q.shape})")
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise ValueError(f"x must be a float array, got {x.dtype}")
+
+
+def check_stacked(q: StackedLayer) -> None:
+    """Errors for a `StackedLayer` whose children do not share one leading layer axis or whose index is not an
+    integer in range (checked where the index is concrete; a traced one, a scan's step, is in range by
+    construction)."""
+    shapes = {name: getattr(q.stacked, name).shape for name in ("packed", "absmax", "nested_absmax", "offset")
+              if getattr(q.stacked, name) is not None}
+    layers = {shape[0] if shape else None for shape in shapes.values()}
+    if len(layers) != 1 or None in layers:
+        raise ValueError(f"StackedLayer: the stacked weight's children need one leading layer axis, got {shapes}")
+    (n_layers,) = layers
+    index = q.index
+    if not jnp.issubdtype(jnp.result_type(index), jnp.integer) or jnp.ndim(index) != 0:
+        raise TypeError(f"StackedLayer: the layer index must be an integer scalar, got {jnp.result_type(index)} "
+                        f"of shape {jnp.shape(index)}")
+    if not isinstance(index, jax.core.Tracer) and not 0 <= int(index) < n_layers:
+        raise IndexError(f"StackedLayer: layer {int(index)} of a weight of {n_layers} stacked layers")
 
 
 def kernel_support(x: jax.Array, q: QuantizedArray) -> str | None:
