@@ -372,6 +372,9 @@ def test_stacked_layer_bad_input():
     with pytest.raises(ValueError, match="one leading layer axis.*'absmax': \\(1, 128, 4\\)"):
         matmul_4bit(x, StackedLayer(ragged, 0))
     np.testing.assert_array_equal(matmul_4bit(x, StackedLayer(stacked, 1)), matmul_4bit(x, q))
+    layer = StackedLayer(stacked, 1)  # it reads as one layer's weight
+    assert layer.shape == q.shape and layer.dtype == q.dtype
+    np.testing.assert_array_equal(layer.dequantize(jnp.float32), q.dequantize(jnp.float32))
 
 
 def _abstract_stacked(layers, n, k, bs=64) -> QuantizedArray:

@@ -671,8 +671,8 @@ def _stats_operands(absmax, nested, offset, index_map):
     return operands, specs
 
 
-# Triton (through jax 0.10's Pallas lowering) offsets loads with int32 when an operand has at most 2**32 bytes; the
-# pointer arithmetic takes int32 offsets as signed, so a load past 2**31 bytes into one operand would wrap
+# JAX's Pallas Triton lowering (0.10, 0.11) offsets loads with int32 when an operand has at most 2**32 bytes, and
+# Triton's pointer arithmetic takes int32 offsets as signed: a load past 2**31 bytes into one operand would wrap
 _INT32_SAFE_BYTES = 2**31
 
 

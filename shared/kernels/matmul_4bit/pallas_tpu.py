@@ -223,9 +223,8 @@ def _grid_call(kernel, layer, codes: int, *, grid, in_specs, out_specs, scratch_
     the index is prefetched into SMEM (`PrefetchScalarGridSpec`) and the codes' BlockSpec picks that layer's
     block, so the DMAs read the layer's codes in place: no per-layer copy. Index maps take (i, j, *prefetched)."""
     if layer is None:
-        call = pl.pallas_call(kernel, grid=grid, in_specs=in_specs, out_specs=out_specs,
+        return pl.pallas_call(kernel, grid=grid, in_specs=in_specs, out_specs=out_specs,
                               scratch_shapes=scratch_shapes, **kwargs)
-        return lambda *operands: call(*operands)
     block = in_specs[codes]
     in_specs = list(in_specs)
     in_specs[codes] = pl.BlockSpec((None, *block.block_shape),
