@@ -156,6 +156,15 @@ def test_gpu_kernel_options(cfg, bs, dq_forward):
     dx = pallas_gpu.backward(dy, q.packed, q.absmax, **dq, cfg=bcfg, qtype="nf4", block_size=bs, interpret=True)
     assert _rel(y, reference.matmul(x, q)) <= 1e-5
     assert _rel(dx, reference.matmul_dx(dy, q)) <= 1e-5
+    # the same weight as layer 1 of stacked codes, read in place (block offsets under each split and layout)
+    stacked = jnp.stack([_weight(s, n, k, "nf4", bs, True).packed if s != 1 else q.packed for s in (9, 1, 8)])
+    stats = (q.absmax,) if dq_forward else (common.float_absmax(q),)
+    y_stacked = pallas_gpu.forward(x, stacked, *stats, **(dq if dq_forward else {}), layer=jnp.int32(1), cfg=cfg,
+                                   qtype="nf4", block_size=bs, interpret=True)
+    dx_stacked = pallas_gpu.backward(dy, stacked, q.absmax, **dq, layer=jnp.int32(1), cfg=bcfg, qtype="nf4",
+                                     block_size=bs, interpret=True)
+    np.testing.assert_array_equal(y_stacked, y)
+    np.testing.assert_array_equal(dx_stacked, dx)
 
 
 @pytest.mark.parametrize("n,k", [(4096, 4096), (11008, 4096), (8192, 8192), (22016, 8192)])
