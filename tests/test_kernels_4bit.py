@@ -203,6 +203,15 @@ def test_tpu_kernel_several_steps_and_row_blocks():
                                  interpret=True)
     assert _rel(y, reference.matmul(x, q)) <= 1e-5
     assert _rel(common.interleave_even_odd(de, do)[:m], reference.matmul_dx(dy, q)) <= 1e-5
+    # the same weight as layer 2 of stacked codes: the prefetched index picks its blocks, bitwise the same
+    stacked = jnp.stack([_weight(s, n, k, "fp4", bs, False).packed for s in (7, 8)] + [q.packed])
+    y_stacked = pallas_tpu.forward(xe, xo, stacked, a, jnp.int32(2), cfg=cfg, qtype="fp4", block_size=bs,
+                                   interpret=True)[:m]
+    de_stacked, do_stacked = pallas_tpu.backward(common.pad_rows(dy, 8), stacked, a, jnp.int32(2), cfg=cfg,
+                                                 qtype="fp4", block_size=bs, interpret=True)
+    np.testing.assert_array_equal(y_stacked, y)
+    np.testing.assert_array_equal(de_stacked, de)
+    np.testing.assert_array_equal(do_stacked, do)
 
 
 def test_checker_detects_a_wrong_kernel():
