@@ -300,11 +300,9 @@ class StackedBlocks(nnx.Module):
         """Layer i as a Block of its own (slices of the stacked arrays; changes to it do not write back).
         in_place: its 4-bit weights are `StackedLayer` views instead, whose codes the fused kernels read out of the
         stacked arrays (no per-layer copy of them): a block to run, not to keep."""
-        if not in_place:
-            graphdef, state = nnx.split(self.block)
-            return nnx.merge(graphdef, jax.tree.map(lambda a: _layer_slice(a, i), state))
         graphdef, quantized, state = nnx.split(self.block, _is_quantized, ...)
-        return nnx.merge(graphdef, _views(quantized, jnp.int32(i)), jax.tree.map(lambda a: _layer_slice(a, i), state))
+        slice_i = lambda tree: jax.tree.map(lambda a: _layer_slice(a, i), tree)  # noqa: E731
+        return nnx.merge(graphdef, _views(quantized, jnp.int32(i)) if in_place else slice_i(quantized), slice_i(state))
 
     def unrolled(self) -> list[Block]:
         return [self.layer(i) for i in range(self.n_layers)]
