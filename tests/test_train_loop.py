@@ -5,7 +5,7 @@ import numpy as np
 
 from shared.tracking import read_metrics
 from shared.train.compile_cache import _reset
-from shared.train.loop import train
+from shared.train.loop import NonFiniteLoss, train
 
 
 class Synthetic:
@@ -177,3 +177,53 @@ def test_entry_points_let_jax_use_most_of_the_gpu(monkeypatch):
     monkeypatch.setenv("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.5")
     use_most_gpu_memory()
     assert xla_client.generate_pjrt_gpu_plugin_options()["memory_fraction"] == 0.5  # no error: one name set
+
+
+class _Poisoned(Synthetic):
+    """Synthetic, with the batches at indices `bad` made non-finite (token ids past the vocabulary embed as NaN)."""
+
+    def __init__(self, bad, **kw):
+        super().__init__(**kw)
+        self.bad = set(bad)
+
+    def __next__(self):
+        index = self.i
+        batch = super().__next__()
+        if index in self.bad:
+            batch["input_ids"] = np.full_like(batch["input_ids"], 10**6)
+        return batch
+
+
+class _Without(Synthetic):
+    """Synthetic with the batches at indices `gone` left out."""
+
+    def __init__(self, gone, **kw):
+        super().__init__(**kw)
+        self.gone = set(gone)
+
+    def __next__(self):
+        while self.i in self.gone:
+            self.i += 1
+        return super().__next__()
+
+
+@pytest.mark.parametrize("accum", [1, 2])
+def test_skipped_batch_leaves_the_run_as_if_it_was_not_there(tmp_path, monkeypatch, accum):
+    """train.skip_nonfinite: a non-finite batch changes neither the adapters nor the optimizer state (nor, under
+    accumulation, the accumulator), and the next batch takes its place: every later loss equals a run on the same
+    data without that batch, bitwise; the logged row counts it. Without the flag the run stops naming the batch."""
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    config = _config(steps=5)
+    config.train.grad_accum = accum
+    config.train.skip_nonfinite = True
+    where = rf"step {3 // accum + 1}: loss nan.*micro-batch {3 % accum} .*data position \{{'index': 3\}}"
+    with pytest.warns(RuntimeWarning, match=where + ".*skipped"):
+        train(config, tmp_path / "skip", make_data=lambda c, t: (_Poisoned([3]), None))
+    train(config, tmp_path / "without", make_data=lambda c, t: (_Without([3]), None))
+    skip, without = read_metrics(tmp_path / "skip"), read_metrics(tmp_path / "without")
+    assert [r["loss"] for r in skip] == [r["loss"] for r in without]
+    assert [r["grad_norm"] for r in skip] == [r["grad_norm"] for r in without]
+    assert [r.get("skipped_batches", 0) for r in skip] == [int(r["step"] == 3 // accum + 1) for r in skip]
+    config.train.skip_nonfinite = False
+    with pytest.raises(NonFiniteLoss, match=where):
+        train(config, tmp_path / "stop", make_data=lambda c, t: (_Poisoned([3]), None))

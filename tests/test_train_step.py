@@ -82,13 +82,36 @@ def test_gradient_accumulation_equals_the_big_batch():
     # SGD makes the update linear in the gradient (Adam's first step divides by |g| and amplifies rounding)
     opt_a = nnx.Optimizer(a, optax.sgd(1.0), wrt=LoRAParam)
     opt_b = nnx.Optimizer(b, optax.MultiSteps(optax.sgd(1.0), every_k_schedule=2), wrt=LoRAParam)
-    train_step(a, opt_a, big)
-    for h in halves:
-        train_step(b, opt_b, h)
+    whole = train_step(a, opt_a, big)
+    parts = [train_step(b, opt_b, h) for h in halves]
     # both halves train the same number of tokens, so the mean of the two means is the big batch's mean
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6),
                  jax.tree.map(np.asarray, nnx.state(a, LoRAParam)), jax.tree.map(np.asarray, nnx.state(b, LoRAParam)))
+    # the logged gradient norm at the step's last micro-batch is the accumulated gradient's, not that half's
+    np.testing.assert_allclose(float(parts[1]["grad_norm"]), float(whole["grad_norm"]), rtol=1e-5)
+    assert abs(float(parts[1]["grad_norm"]) - float(whole["grad_norm"])) < abs(
+        float(parts[0]["grad_norm"]) - float(whole["grad_norm"]))
     assert isinstance(adamw(1e-3, accumulation=4), optax.MultiSteps)
+
+
+def test_accumulation_averages_micro_batch_means():
+    """Micro-batches of a step weigh equally, each its own token mean (Hugging Face's Trainer before 4.46, which the
+    papers' scripts ran): with unequal trained-token counts this is not the big batch's token mean."""
+    big = _batch(3, b=2)
+    big["loss_mask"] = big["loss_mask"].at[0, :14].set(False)  # row 0 trains 2 tokens, row 1 trains 8
+    rows = [{k: v[i:i + 1] for k, v in big.items()} for i in range(2)]
+    grad = nnx.grad(lambda m, b: loss_fn(m, b)[0], argnums=nnx.DiffState(0, LoRAParam))
+    expected = jax.tree.map(lambda x, y: (np.asarray(x) + np.asarray(y)) / 2, *(grad(_model(6), r) for r in rows))
+    tokens_mean = jax.tree.map(np.asarray, grad(_model(6), big))
+    m = _model(6)
+    before = jax.tree.map(np.asarray, nnx.state(m, LoRAParam))
+    opt = nnx.Optimizer(m, optax.MultiSteps(optax.sgd(1.0), every_k_schedule=2), wrt=LoRAParam)
+    for r in rows:
+        train_step(m, opt, r)
+    step = jax.tree.map(lambda b, a: b - np.asarray(a), before, nnx.state(m, LoRAParam))  # SGD, lr 1: the gradient
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-7), step, expected)
+    far = max(float(np.abs(x - y).max()) for x, y in zip(jax.tree.leaves(step), jax.tree.leaves(tokens_mean)))
+    assert far > 1e-3
 
 
 def test_schedules_match_transformers():

@@ -55,6 +55,9 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
+MAX_SKIPPED_IN_A_ROW = 16  # train.skip_nonfinite: this many non-finite batches in a row stop the run
+
+
 def build_model(config, mesh=None):
     """(Transformer, tokenizer or None) as the config says: `model.source` (checkpoint) or `model.preset` (random).
     A source converted by scripts.convert is restored as stored (its quantization must be the config's), and on a
@@ -314,30 +317,40 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
                       name=config.get("name"), tags=list(config.get("tags", [])), config=config.to_dict(),
                       primary=primary)
     micro = t.get("grad_accum", 1)
+    skip = bool(t.get("skip_nonfinite", False))
     last: dict = {}
     bar = tqdm(range(start, t.steps), initial=start, total=t.steps, desc="train", unit="step")
-    tick, tokens = time.perf_counter(), 0.0
+    tick, tokens, skipped = time.perf_counter(), 0.0, 0
     for step in bar:
-        metrics = {}
-        for m in range(micro):
-            batch = next(batches)
-            metrics = train_step(model, optimizer, place(batch), host_offload)
+        metrics, m, in_a_row = {}, 0, 0
+        while m < micro:  # a skipped micro-batch is replaced by the next one: every step has `micro` good ones
+            position = batches.state()
+            metrics = train_step(model, optimizer, place(next(batches)), host_offload, skip)
             loss = float(metrics["loss"])
-            if not math.isfinite(loss):
-                if t.get("skip_nonfinite", False):
-                    print(f"step {step + 1}: non-finite loss {loss} on micro-batch {m}; skipped")
-                    continue
-                raise NonFiniteLoss(f"step {step + 1}: loss is {loss} on micro-batch {m} (data position "
-                                    f"{batches.state()}); set train.skip_nonfinite=True to skip such batches")
+            if not (math.isfinite(loss) and bool(metrics["finite"])):
+                where = (f"step {step + 1}: loss {loss}, gradient norm {float(metrics['grad_norm'])} on micro-batch "
+                         f"{m} (the batch at data position {position})")
+                if not skip:
+                    raise NonFiniteLoss(f"{where}; set train.skip_nonfinite=True to skip such batches")
+                skipped, in_a_row = skipped + 1, in_a_row + 1
+                warnings.warn(f"{where}: skipped, the adapters and optimizer state left as they were; the next batch "
+                              "takes its place", RuntimeWarning, stacklevel=2)
+                if in_a_row >= MAX_SKIPPED_IN_A_ROW:
+                    raise NonFiniteLoss(f"{where}: {in_a_row} batches in a row were not finite; stopping (the "
+                                        "model, not the data, is the likely cause)")
+                continue
             tokens += float(metrics["tokens"])
+            m, in_a_row = m + 1, 0
         done = step + 1
         if done % t.get("log_every", 10) == 0 or done == t.steps:
             now = time.perf_counter()
             last = {"loss": float(metrics["loss"]), "lr": float(lr(done)), "grad_norm": float(metrics["grad_norm"]),
                     "tokens_per_sec": tokens / max(now - tick, 1e-9), "peak_memory_bytes": _peak_memory()}
+            if skipped:
+                last["skipped_batches"] = skipped  # since the previous logged row
             tracker.log(done, last)
             bar.set_postfix(loss=f"{last['loss']:.4f}")
-            tick, tokens = now, 0.0
+            tick, tokens, skipped = now, 0.0, 0
         if eval_batches is not None and (done % t.get("eval_every", 10**9) == 0 or done == t.steps):
             ev = evaluate(model, eval_batches(), place)
             tracker.log(done, ev)

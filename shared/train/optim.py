@@ -6,7 +6,10 @@ from 0 over `warmup_steps`; then "constant_with_warmup", "cosine" (Alpaca, Vicun
 from the first step, the warmup ignored — which is what QLoRA's `--lr_scheduler_type constant --warmup_ratio 0.03`
 ran (no warmup in effect). AdamW is optax's (decoupled
 weight decay), preceded by clipping by global norm when `max_grad_norm > 0`, and wrapped in `optax.MultiSteps` for
-gradient accumulation.
+gradient accumulation. Each micro-batch's loss is the mean over its own trained tokens, and a step's gradient is the
+plain mean of its micro-batches' gradients: what Hugging Face's Trainer did before 4.46, which the papers' scripts
+ran (QLoRA's Guanaco: 16 micro-batches of one conversation each, every conversation weighing the same). With unequal
+trained-token counts that differs from the big batch's token mean (`tests/test_train_step.py`).
 """
 
 from __future__ import annotations
