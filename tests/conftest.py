@@ -35,3 +35,42 @@ def data_dir():
     if not DATA_DIR.is_dir():
         pytest.skip(f"real data folder {DATA_DIR} is absent (set REPRO_DATA_DIR to the shared data folder)")
     return DATA_DIR
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A function mounting a tmpfs of the given size (e.g. "4m") at tmp_path/disk and returning its path: a real
+    filesystem that fills up (ENOSPC), for the full-disk tests. Needs root (CI runs as root); skips otherwise.
+    Unmounted afterwards."""
+    import subprocess
+
+    mounted = []
+
+    def mount(size: str):
+        path = tmp_path / "disk"
+        path.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True,
+                           text=True)
+        if r.returncode:
+            pytest.skip(f"cannot mount a small tmpfs to fill up ({(r.stderr or r.stdout).strip()}): needs root")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in mounted:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def fill(disk) -> "pathlib.Path":
+    """Fills the filesystem at `disk` with one file, written until the disk says it is full; returns the file."""
+    import os
+
+    filler = disk / "filler"
+    chunk = os.urandom(1 << 16)
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError:
+            pass
+    return filler

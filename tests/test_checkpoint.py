@@ -37,10 +37,49 @@ def test_corrupt_latest_falls_back_with_a_warning(tmp_path):
     newest = tmp_path / "ckpt" / "2"
     for f in [p for p in newest.rglob("*") if p.is_file() and p.stat().st_size > 0]:
         f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # truncate every file of the newest checkpoint
-    with pytest.warns(RuntimeWarning, match=r"ckpt/2 cannot be restored"):
-        step, state, record = Checkpointer(tmp_path / "ckpt").restore_latest(abstract(_state(0)))
+    again = Checkpointer(tmp_path / "ckpt", asynchronous=False)
+    with pytest.warns(RuntimeWarning, match=r"ckpt/2 cannot be restored"), \
+            pytest.warns(RuntimeWarning, match=r"ckpt/2 could not be restored: moved to .*ckpt\.unreadable/2"):
+        step, state, record = again.restore_latest(abstract(_state(0)))
     assert step == 1 and record == {"step": 1}
     jax.tree.map(np.testing.assert_array_equal, state, _state(1))
+    # kept aside, not deleted; and the resumed run can write step 2 again (Orbax skips steps <= its newest)
+    assert (tmp_path / "ckpt.unreadable" / "2").is_dir() and again.steps() == [1]
+    assert again.save(2, _state(22), {"step": 2})
+    again.close()
+    step, state, _ = Checkpointer(tmp_path / "ckpt").restore_latest(abstract(_state(0)))
+    assert step == 2
+    jax.tree.map(np.testing.assert_array_equal, state, _state(22))
+
+
+def test_a_full_disk_costs_only_the_saves_it_refused(small_disk):
+    """On a disk that fills up: the save that cannot be written warns naming its step and the newest complete
+    checkpoint, and training goes on; once there is space again the next saves work (asynchronous saves: the error
+    surfaces at the next save, which still goes ahead)."""
+    from tests.conftest import fill
+
+    disk = small_disk("2m")
+    big = {"a": jax.random.normal(jax.random.key(0), (1 << 20,))}  # 4 MB of random floats: more than the disk
+    for asynchronous in (False, True):
+        ck = Checkpointer(disk / str(asynchronous), asynchronous=asynchronous)
+        assert ck.save(1, _state(1), {"step": 1})
+        step = "saving step 2" if not asynchronous else "the save before step 3"
+        with pytest.warns(RuntimeWarning, match=rf"checkpoint: {step} in .* failed .*No space left on device.*newest "
+                                                r"complete checkpoint is .*/1; the next save tries again"):
+            ok2 = ck.save(2, big, {"step": 2})
+            ok3 = ck.save(3, _state(3), {"step": 3})
+        assert ok2 == asynchronous and ok3  # (asynchronous: step 2's failure is known only later)
+        assert ck.close() and ck.complete_steps() == [1, 3]
+        step, state, _ = Checkpointer(disk / str(asynchronous)).restore_latest(abstract(_state(0)))
+        assert step == 3
+        jax.tree.map(np.testing.assert_array_equal, state, _state(3))
+    filler = fill(disk)  # now nothing fits: the final save's failure is what close reports
+    ck = Checkpointer(disk / "last", asynchronous=True)
+    ck.save(1, _state(1), {"step": 1})
+    with pytest.warns(RuntimeWarning, match=r"finishing the last save .* failed"):
+        assert not ck.close()
+    assert ck.complete_steps() == []
+    filler.unlink()
 
 
 def test_no_restorable_checkpoint_is_an_error_not_a_fresh_start(tmp_path):

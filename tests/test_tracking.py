@@ -46,6 +46,30 @@ def test_disk_error_is_survived(tmp_path, monkeypatch):
     with pytest.warns(RuntimeWarning, match="writing"):
         t.log(1, {"loss": 1.0})
     t.log(2, {"loss": 0.5})  # warned once, still running
+    t.metrics_path = tmp_path / "metrics.jsonl"  # the disk works again: the kept rows come first, in order
+    t.log(3, {"loss": 0.25})
+    assert read_metrics(tmp_path) == [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}, {"step": 3, "loss": 0.25}]
+
+
+def test_rows_that_never_could_be_written_are_printed(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    t = Tracker(tmp_path)
+    t.metrics_path = tmp_path / "no_such_dir" / "metrics.jsonl"
+    with pytest.warns(RuntimeWarning, match="writing"):
+        t.log(7, {"loss": 1.5})
+    with pytest.warns(RuntimeWarning, match=r'1 rows could not be written .*\{"step": 7, "loss": 1.5\}'):
+        t.finish()
+
+
+def test_a_torn_line_is_cut_off_before_the_next_row(tmp_path, monkeypatch, caplog):
+    """A resumed run appends after a line a killed run left unfinished: that fragment is cut (and shown), so the
+    file stays valid JSON lines."""
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    (tmp_path / "metrics.jsonl").write_text(json.dumps({"step": 1, "loss": 1.0}) + "\n{\"step\": 2, \"lo")
+    t = Tracker(tmp_path)
+    t.log(2, {"loss": 0.5})
+    assert read_metrics(tmp_path) == [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}]
+    assert "cut off a torn last line" in caplog.text and '{"step": 2, "lo' in caplog.text
 
 
 def test_torn_last_line_is_ignored(tmp_path):

@@ -5,7 +5,8 @@ import numpy as np
 
 from shared.tracking import read_metrics
 from shared.train.compile_cache import _reset
-from shared.train.loop import NonFiniteLoss, train
+from shared.train.checkpoint import Checkpointer
+from shared.train.loop import CheckpointWriteError, NonFiniteLoss, train
 
 
 class Synthetic:
@@ -227,3 +228,59 @@ def test_skipped_batch_leaves_the_run_as_if_it_was_not_there(tmp_path, monkeypat
     config.train.skip_nonfinite = False
     with pytest.raises(NonFiniteLoss, match=where):
         train(config, tmp_path / "stop", make_data=lambda c, t: (_Poisoned([3]), None))
+
+
+class _FillsDisk(Synthetic):
+    """Synthetic; fills the disk when batch `full_at` is drawn and frees it at batch `free_at` (None: never)."""
+
+    def __init__(self, disk, full_at, free_at=None, after=None, **kw):
+        super().__init__(**kw)
+        self.disk, self.full_at, self.free_at, self.after, self.filler = disk, full_at, free_at, after, None
+
+    def __next__(self):
+        import time
+
+        from tests.conftest import fill
+
+        if self.i == self.full_at and self.filler is None:
+            deadline = time.monotonic() + 120
+            while self.after is not None and not self.after.exists():  # an asynchronous save to let finish first
+                assert time.monotonic() < deadline, f"{self.after} was never written"
+                time.sleep(0.05)
+            self.filler = fill(self.disk)
+        if self.i == self.free_at and self.filler is not None:
+            self.filler.unlink()
+            self.filler = None
+        return super().__next__()
+
+
+def test_a_full_disk_is_survived(tmp_path, monkeypatch, small_disk):
+    """The workdir's disk fills up mid-run: the checkpoints and metrics rows that cannot be written are warned about
+    and training goes on; once there is space again, the rows kept in memory are written and the next checkpoint
+    saved, and the run's losses are the uninterrupted run's. If the disk is still full at the end, the run ends
+    with an error naming the newest complete checkpoint, and the same command, once there is space, resumes from
+    it to the same losses."""
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    disk = small_disk("24m")
+    config = _config(steps=12)
+    config.train.checkpoint_every = 3
+    config.train.compilation_cache = ""
+    train(config, tmp_path / "whole", make_data=_data)
+    whole = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "whole")}
+
+    with pytest.warns(RuntimeWarning, match=r"checkpoint: .* failed .*No space left on device"):
+        train(config, disk / "freed", make_data=lambda c, t: (_FillsDisk(disk, full_at=4, free_at=8), None))
+    assert {r["step"]: r["loss"] for r in read_metrics(disk / "freed")} == whole  # every row, in order, bitwise
+    assert Checkpointer(disk / "freed" / "checkpoints").complete_steps() == [9, 12]
+
+    stuck = _FillsDisk(disk, full_at=4, after=disk / "full" / "checkpoints" / "3")
+    with pytest.warns(RuntimeWarning), pytest.raises(CheckpointWriteError, match=r"reached step 12, but its final "
+                                                     r"checkpoint could not be written .*newest complete one is step 3"):
+        train(config, disk / "full", make_data=lambda c, t: (stuck, None))
+    stuck.filler.unlink()
+    train(config, disk / "full", make_data=_data)  # the same command, with space again: resumes from step 3
+    rows = {}
+    for r in read_metrics(disk / "full"):
+        assert rows.get(r["step"], r["loss"]) == r["loss"]  # steps 4-12 logged twice: the same values
+        rows[r["step"]] = r["loss"]
+    assert rows == whole

@@ -9,7 +9,8 @@ call after that is guarded the same way, and each failure is reported once as a 
 The W&B run id is kept in `workdir/wandb_run_id`, so a resumed training continues the same run.
 
 Every `log` also appends one JSON object per step to `workdir/metrics.jsonl` (flushed, so a killed run keeps what it
-logged); a write error (a full disk) is warned about once and logging carries on.
+logged); a write error (a full disk) is warned about once and logging carries on, the rows it could not write kept
+in memory and appended, in order, once writing works again (any that never could are printed by `finish`).
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ class Tracker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.metrics_path = self.workdir / "metrics.jsonl"
         self._warned: set[str] = set()
+        self._pending: list[str] = []  # metrics.jsonl lines not yet written
         self.run = None
         self._run_id: str | None = None
         self.mode = (mode or choose_mode()) if primary else "disabled"
@@ -156,17 +158,30 @@ class Tracker:
         if not self.primary:
             return
         row = {"step": int(step), **{k: _jsonable(v) for k, v in metrics.items()}}
-        try:
-            with open(self.metrics_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
-                f.flush()
-        except OSError as e:
-            self._warn(f"writing {self.metrics_path}", e)
+        self._pending.append(json.dumps(row) + "\n")
+        self._flush_rows()
         if self.run is not None:
             try:
                 self.run.log({k: v for k, v in row.items() if k != "step"}, step=int(step))
             except Exception as e:  # noqa: BLE001
                 self._warn("W&B log", e)
+
+    def _flush_rows(self) -> bool:
+        """Appends the rows not yet written (kept while the disk is full or the mount is gone, written in order once
+        it works again); a line cut short by an earlier failed write or a killed process is cut off first."""
+        if not self._pending:
+            return True
+        try:
+            with open(self.metrics_path, "ab+") as f:
+                _drop_torn_tail(f, self.metrics_path)
+                f.write("".join(self._pending).encode())
+                f.flush()
+            self._pending.clear()
+            return True
+        except OSError as e:
+            self._warn(f"writing {self.metrics_path} ({len(self._pending)} rows kept in memory, written when "
+                       "it works again)", e)
+            return False
 
     def summary(self, values: Mapping[str, Any]):
         if self.run is not None:
@@ -186,12 +201,35 @@ class Tracker:
                 self._warn("W&B table", e)
 
     def finish(self):
+        if self.primary and not self._flush_rows():
+            warnings.warn(f"tracking: {len(self._pending)} rows could not be written to {self.metrics_path}: "
+                          + "".join(self._pending), RuntimeWarning, stacklevel=2)
         if self.run is not None:
             try:
                 self.run.finish()
             except Exception as e:  # noqa: BLE001
                 self._warn("W&B finish", e)
             self.run = None
+
+
+def _drop_torn_tail(f, path) -> None:
+    """Cuts a last line that has no newline (a write cut short) off the file open in f ("ab+"), with a warning
+    showing what was cut. Its row, if ours, is still pending; a killed process's last row is logged again by the
+    resumed run, which restarts from the checkpoint before it."""
+    end = f.seek(0, 2)
+    if not end:
+        return
+    f.seek(end - 1)
+    if f.read(1) == b"\n":
+        return
+    start = max(0, end - (1 << 20))
+    f.seek(start)
+    tail = f.read()
+    cut = start + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+    f.seek(cut)
+    torn = f.read()
+    f.truncate(cut)
+    log.warning("%s: cut off a torn last line (%d bytes, a write cut short): %r", path, len(torn), torn[:200])
 
 
 def read_metrics(workdir) -> list[dict]:

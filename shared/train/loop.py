@@ -55,6 +55,10 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
+class CheckpointWriteError(RuntimeError):
+    """The run trained to its last step, but the final checkpoint is not on disk."""
+
+
 MAX_SKIPPED_IN_A_ROW = 16  # train.skip_nonfinite: this many non-finite batches in a row stop the run
 
 
@@ -360,9 +364,16 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
                                                            "scan_layers": is_stacked(model)})
         if stop_after is not None and done >= stop_after:
             break
-    ckpt.close()
+    saved = ckpt.close()
     tracker.summary(last)
     tracker.finish()
+    if stop_after is None and start < t.steps and not (saved and t.steps in ckpt.complete_steps()):
+        good = ckpt.complete_steps()
+        raise CheckpointWriteError(
+            f"training reached step {t.steps}, but its final checkpoint could not be written to "
+            f"{workdir / 'checkpoints'} (see the warnings above); the newest complete one is step "
+            f"{good[-1] if good else 'none'}. Free space (or fix the mount) and rerun the same command: it resumes "
+            "from there")
     return last
 
 
