@@ -284,3 +284,59 @@ def test_a_full_disk_is_survived(tmp_path, monkeypatch, small_disk):
         assert rows.get(r["step"], r["loss"]) == r["loss"]  # steps 4-12 logged twice: the same values
         rows[r["step"]] = r["loss"]
     assert rows == whole
+
+
+def test_a_corrupt_final_checkpoint_is_trained_again_and_replaced(tmp_path, monkeypatch):
+    """The newest checkpoint is unreadable: the same command resumes from the one before, trains those steps again
+    and writes the newest step anew (the unreadable one is kept aside), so the workdir ends whole: the export is of
+    the final step, equal to the uninterrupted run's."""
+    from shared.train.loop import restore_adapters
+
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    config = _config(steps=10)
+    train(config, tmp_path / "whole", make_data=_data)
+    train(config, tmp_path / "run", make_data=_data)
+    for f in [p for p in (tmp_path / "run" / "checkpoints" / "10").rglob("*") if p.is_file() and p.stat().st_size]:
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    with pytest.warns(RuntimeWarning, match=r"checkpoints/10 could not be restored: moved to .*checkpoints\.unreadable/10"):
+        train(config, tmp_path / "run", make_data=_data)
+    assert Checkpointer(tmp_path / "run" / "checkpoints").complete_steps() == [5, 10]
+    assert (tmp_path / "run" / "checkpoints.unreadable" / "10").is_dir()
+    (step, ours), (_, theirs) = restore_adapters(tmp_path / "run"), restore_adapters(tmp_path / "whole")
+    assert step == 10
+    from flax import nnx
+
+    from shared.lora import LoRAParam
+
+    for (pa, a), (pb, b) in zip(nnx.to_flat_state(nnx.state(ours, LoRAParam)),
+                                nnx.to_flat_state(nnx.state(theirs, LoRAParam))):
+        assert pa == pb
+        np.testing.assert_array_equal(np.asarray(a.get_value()), np.asarray(b.get_value()))
+
+
+def test_a_rerun_with_another_config_is_recorded_or_refused(tmp_path, monkeypatch):
+    """config.json (what export and load_trained rebuild from) is written only once the resume is accepted: a rerun
+    whose adapters do not fit the checkpoints is refused and leaves it as it was. A rerun with other training values
+    goes on, warning with each changed field, and keeps the previous config beside the new one."""
+    import json
+
+    from shared.train.checkpoint import CheckpointRestoreError
+    from shared.train.loop import restore_adapters
+
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    config = _config(steps=5)
+    train(config, tmp_path, make_data=_data)
+    recorded = (tmp_path / "config.json").read_text()
+    other = _config(steps=5)
+    other.lora.rank = 8
+    with pytest.warns(RuntimeWarning), pytest.raises(CheckpointRestoreError):
+        train(other, tmp_path, make_data=_data)
+    assert (tmp_path / "config.json").read_text() == recorded
+    assert restore_adapters(tmp_path)[0] == 5  # the workdir still exports
+    longer = _config(steps=7)
+    longer.train.lr = 2e-2
+    with pytest.warns(RuntimeWarning, match=r"differs from the one recorded there \(train.lr: 0.01 -> 0.02; "
+                                            r"train.steps: 5 -> 7\); it resumes from step 5 .*config.until_step_5.json"):
+        train(longer, tmp_path, make_data=_data)
+    assert (tmp_path / "config.until_step_5.json").read_text() == recorded
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["lr"] == 2e-2

@@ -155,6 +155,41 @@ def training_mesh(config):
     return make_mesh(**dict(config.get("mesh") or {}))
 
 
+def record_config(workdir: pathlib.Path, config, start: int) -> None:
+    """Writes workdir/config.json (what export_adapter and load_trained rebuild the model from). When it already
+    holds another config (the same workdir rerun with other values), warns naming each changed field, old and
+    new, and keeps the previous file as config.until_step_<start>.json: a resumed run goes on with the new values
+    from step `start`, and the record says which steps ran under which."""
+    path = workdir / "config.json"
+    text = config.to_json_best_effort(indent=2) + "\n"
+    if path.is_file():
+        before = path.read_text()
+        if before != text:
+            try:
+                changes = _changed_fields(json.loads(before), json.loads(text))
+            except json.JSONDecodeError:
+                changes = ["(the previous config.json is not valid JSON)"]
+            kept = workdir / f"config.until_step_{start}.json"
+            kept.write_text(before)
+            if changes:
+                warnings.warn(f"{path}: this run's config differs from the one recorded there ({'; '.join(changes)})"
+                              f"; it {'resumes from step ' + str(start) if start else 'starts'} with the new values, "
+                              f"and the previous config is kept as {kept.name}", RuntimeWarning, stacklevel=3)
+    path.write_text(text)
+
+
+def _changed_fields(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """`field: old -> new` for each dotted field whose value differs (added and removed fields included)."""
+    out = []
+    for key in sorted(set(old) | set(new), key=str):
+        a, b = old.get(key, "(absent)"), new.get(key, "(absent)")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changed_fields(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
+
+
 def check_shared_workdir(workdir: pathlib.Path) -> None:
     """In a multi-host job, that every process sees the same `workdir` (Orbax writes each process's shards of a
     checkpoint into it, and process 0 alone writes the metrics): process 0 writes a token there that every other
@@ -276,8 +311,6 @@ def train(config, workdir, *, make_data: Callable[..., tuple[Batches, Callable[[
 def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) -> dict:
     primary = jax.process_index() == 0
     workdir.mkdir(parents=True, exist_ok=True)
-    if primary:
-        (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")  # for export_adapter
     check_shared_workdir(workdir)
     t = config.train
     mesh = training_mesh(config)
@@ -316,6 +349,8 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
         print(f"resumed from {workdir / 'checkpoints' / str(start)} at step {start}")
     if host_offload:
         offload_optimizer(optimizer)  # (where a restore did not keep the memory kind it was asked for)
+    if primary:  # only now: a resume refused above leaves the workdir's record as it was
+        record_config(workdir, config, start)
 
     tracker = Tracker(workdir, project=config.get("wandb_project", "llm-repro"), entity=config.get("wandb_entity"),
                       name=config.get("name"), tags=list(config.get("tags", [])), config=config.to_dict(),
