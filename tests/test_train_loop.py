@@ -298,6 +298,14 @@ def test_a_corrupt_final_checkpoint_is_trained_again_and_replaced(tmp_path, monk
     train(config, tmp_path / "run", make_data=_data)
     for f in [p for p in (tmp_path / "run" / "checkpoints" / "10").rglob("*") if p.is_file() and p.stat().st_size]:
         f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    with pytest.warns(RuntimeWarning, match=r"checkpoints/10 cannot be restored"):  # a reader changes nothing
+        assert restore_adapters(tmp_path / "run")[0] == 5
+    assert (tmp_path / "run" / "checkpoints" / "10").is_dir()
+    (tmp_path / "fresh").mkdir()  # a workdir with its config and no checkpoint yet: an error, and nothing made
+    (tmp_path / "fresh" / "config.json").write_text((tmp_path / "run" / "config.json").read_text())
+    with pytest.raises(FileNotFoundError, match="no checkpoint to export"):
+        restore_adapters(tmp_path / "fresh")
+    assert sorted(p.name for p in (tmp_path / "fresh").iterdir()) == ["config.json"]
     with pytest.warns(RuntimeWarning, match=r"checkpoints/10 could not be restored: moved to .*checkpoints\.unreadable/10"):
         train(config, tmp_path / "run", make_data=_data)
     assert Checkpointer(tmp_path / "run" / "checkpoints").complete_steps() == [5, 10]

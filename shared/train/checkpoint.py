@@ -33,10 +33,16 @@ class CheckpointRestoreError(RuntimeError):
 class Checkpointer:
     """`save(step, state, record)`, `restore_latest(abstract_state) -> (step, state, record) | None`."""
 
-    def __init__(self, directory, *, max_to_keep: int = 3, asynchronous: bool = True):
+    def __init__(self, directory, *, max_to_keep: int = 3, asynchronous: bool = True, read_only: bool = False):
+        """read_only (readers such as export_adapter, possibly beside a live run): creates nothing, cleans no
+        temporary directories and never moves an unreadable checkpoint aside."""
         self.directory = pathlib.Path(directory).resolve()
+        self.read_only = read_only
+        if read_only and not self.directory.is_dir():
+            raise FileNotFoundError(f"{self.directory}: no checkpoint directory")
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, enable_async_checkpointing=asynchronous,
-                                               create=True, cleanup_tmp_directories=True)
+                                               create=not read_only, cleanup_tmp_directories=not read_only,
+                                               read_only=read_only)
         self.manager = ocp.CheckpointManager(self.directory, options=options)
 
     def save(self, step: int, state: Any, record: dict, *, force: bool = False) -> bool:
@@ -91,7 +97,7 @@ class Checkpointer:
             try:
                 restored = self.manager.restore(step, args=ocp.args.Composite(
                     state=ocp.args.StandardRestore(abstract_state), record=ocp.args.JsonRestore()))
-                if unreadable:
+                if unreadable and not self.read_only:
                     self._set_aside(unreadable)
                 return step, restored["state"], dict(restored["record"])
             except Exception as e:  # noqa: BLE001 - any read failure means this checkpoint is unusable

@@ -243,7 +243,9 @@ def restore_adapters(workdir) -> tuple[int, object]:
         raise FileNotFoundError(f"{workdir}: no config.json (not a training workdir of scripts.train)")
     config = ml_collections.ConfigDict(json.loads(cfg_path.read_text()))
 
-    ckpt = Checkpointer(workdir / "checkpoints")
+    if not (workdir / "checkpoints").is_dir():
+        raise FileNotFoundError(f"{workdir / 'checkpoints'}: no checkpoint to export")
+    ckpt = Checkpointer(workdir / "checkpoints", read_only=True)
     record = ckpt.latest_record()
     stacked = bool(record and record.get("scan_layers", False))
 
