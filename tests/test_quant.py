@@ -323,6 +323,39 @@ def test_from_bnb_rejects_inconsistent_state(field):
         QuantizedArray.from_bnb(packed, state)
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda s, k, p: _tamper_json(s, k, nested_offset=1e39), r"'nested_offset': invalid 1e\+39 \(not a finite float32"),
+    (lambda s, k, p: s.__setitem__(k, s[k].tobytes()), r"__nf4': expected the JSON header as a 1-D uint8 array"),
+    (lambda s, k, p: s.__setitem__(k, s[k].astype(np.int64) + 256), r"__nf4': expected .* int64 .* values \d+\.\.\d+"),
+    (lambda s, k, p: p.__setitem__(0, p[0].view(np.int8)), r"packed weight: expected uint8 packed codes, got int8"),
+])
+def test_from_bnb_names_bad_headers_offsets_and_codes(change, message):
+    """A header not stored as bitsandbytes stores it (bytes, values past a byte), an offset past float32's range,
+    codes of another dtype: errors naming the entry, never a wrapped header or an all-inf weight."""
+    x = random_tensor(np.random.default_rng(14), (8, 128), np.float32)
+    packed, state = quantize(x, "nf4", 64, True).to_bnb()
+    box = [np.asarray(packed)]
+    change(state, "quant_state.bitsandbytes__nf4", box)
+    with pytest.raises(ValueError, match=message):
+        QuantizedArray.from_bnb(box[0], state)
+
+
+def test_huge_values_are_quantized_not_zeroed():
+    """Blocks whose absmax exceeds 2**126: bnb scales by a subnormal reciprocal, which XLA:CPU flushes to zero (every
+    code was 0); they are divided instead. Here that gives bnb's bytes, and values within a quantization step. With
+    double quantization their statistics overflow float32 (bnb stores an inf offset and decodes NaN): an error."""
+    rng = np.random.default_rng(15)
+    x = (rng.standard_normal((4, 128)) * np.float32(3e37)).astype(np.float32)
+    x[0, :64] = np.linspace(-1e38, 1e38, 64, dtype=np.float32)
+    q = assert_matches_bnb(x, "nf4", 64, False)
+    err = np.abs(np.asarray(q.dequantize(), np.float64) - x)
+    step = np.repeat(np.abs(x).reshape(-1, 64).max(1), 64).reshape(x.shape)
+    assert (err <= 0.5 * step).all()
+    with pytest.raises(ValueError, match=r"tensor 'w': double quantization overflows float32 .*double_quant=False"):
+        quantize(x, "nf4", 64, True, name="w")
+    assert_matches_bnb(x / np.float32(1e10), "nf4", 64, True)  # far from the limit: bnb's bytes again
+
+
 def test_int4_has_no_bnb_format():
     with pytest.raises(ValueError, match="int4"):
         quantize(np.ones(64, np.float32), "int4").to_bnb()

@@ -148,11 +148,12 @@ def _quantize(
     finite = jnp.all(jnp.isfinite(x))
     packed, absmax = blockwise.quantize_4bit(x, qtype, block_size)
     if not double_quant:
-        return (packed, absmax, None, None), finite
+        return (packed, absmax, None, None), (finite, jnp.bool_(True))
     flat = absmax.reshape(-1)
     offset = offset_mean(flat)
     codes, nested = doublequant.quantize_statistics(flat, offset)
-    return (packed, codes.reshape(absmax.shape), nested, offset), finite
+    stats_finite = jnp.isfinite(offset) & jnp.all(jnp.isfinite(nested))  # the float32 mean/centring can overflow
+    return (packed, codes.reshape(absmax.shape), nested, offset), (finite, stats_finite)
 
 
 def quantize(
@@ -174,8 +175,9 @@ def quantize(
       name: the tensor's name, used in error messages.
       offset_mean: the float32 summation order of the double-quantization offset (torch's CPU mean), which
         decides its last bit on inputs with 32768+ blocks; see `TorchCpuMean`.
-    Raises ValueError for an unknown qtype or block size, a non-float or empty input, and NaN or inf values
-    (checked after the jitted computation; skipped when called under an outer `jax.jit`).
+    Raises ValueError for an unknown qtype or block size, a non-float or empty input, NaN or inf values, and
+    double-quantization statistics that overflow float32 (values near float32's limit; checked after the jitted
+    computation; skipped when called under an outer `jax.jit`).
     """
     label = f"tensor {name!r}" if name else "input"
     codebooks.check_qtype(qtype)
@@ -185,13 +187,18 @@ def quantize(
         raise ValueError(f"{label}: dtype {x.dtype} is not one of float32, bfloat16, float16")
     if x.size == 0:
         raise ValueError(f"{label} is empty")
-    arrays, finite = _quantize(jnp.asarray(x), qtype, int(block_size), bool(double_quant), offset_mean)
+    arrays, (finite, stats_finite) = _quantize(jnp.asarray(x), qtype, int(block_size), bool(double_quant),
+                                               offset_mean)
     try:
-        all_finite = bool(finite)
+        all_finite, all_stats_finite = bool(finite), bool(stats_finite)
     except jax.errors.ConcretizationTypeError:  # traced under an outer jit: no value check possible
-        all_finite = True
+        all_finite = all_stats_finite = True
     if not all_finite:
         raise ValueError(f"{label} contains NaN or inf")
+    if not all_stats_finite:
+        raise ValueError(f"{label}: double quantization overflows float32 (its block maxima, up to "
+                         f"{float(jnp.max(jnp.abs(jnp.asarray(x, jnp.float32)))):.4g}, sum or centre past 3.4e38; "
+                         "bitsandbytes stores inf there); quantize it with double_quant=False")
     return QuantizedArray(
         *arrays,
         shape=tuple(int(d) for d in x.shape),

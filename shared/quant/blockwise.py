@@ -15,7 +15,11 @@ On CPU, bnb 0.50 runs its default-backend kernel (bitsandbytes/backends/default/
 Subnormal float32 values (below ~1.2e-38) are the one exception: backends that flush them to zero (XLA:CPU does)
 read a subnormal input, or compute a subnormal scaled value, as 0, where bnb keeps it. That can change a byte only
 for such values: a block of subnormals (quantized as zeros), or an FP4 element with 0 < x / absmax < 1.2e-38 (code
-0 instead of bnb's code 8, its second zero; both decode to 0).
+0 instead of bnb's code 8, its second zero; both decode to 0); a block whose absmax exceeds 2**126 (~8.5e37), whose
+reciprocal is subnormal, is divided by its absmax instead (`ieee.times_reciprocal`: correct codes, possibly one
+step off bnb's at a decision boundary); and the double-quantization statistics of a tensor whose block maxima are
+all zero except a partial block's 1e-38 clamp (their mean is subnormal: offset 0 and codes 0 where bnb stores
+5e-39 and code 255; the weight decodes to the same zeros).
 """
 
 from __future__ import annotations
@@ -52,8 +56,9 @@ def _codes(scaled: jax.Array, qtype: str) -> jax.Array:
 def _quantize_full_blocks(blocks: jax.Array, qtype: str) -> tuple[jax.Array, jax.Array]:
     """Codes and absmax of full blocks (last axis = one block)."""
     absmax = jnp.max(jnp.abs(blocks), axis=-1)
-    inverse = jnp.where(absmax > _TINY, 1.0 / absmax, _INV_TINY)
-    return _codes(jnp.clip(blocks * inverse[..., None], -1.0, 1.0), qtype), absmax
+    scaled = jnp.where((absmax > _TINY)[..., None], ieee.times_reciprocal(blocks, absmax[..., None]),
+                       blocks * _INV_TINY)
+    return _codes(jnp.clip(scaled, -1.0, 1.0), qtype), absmax
 
 
 def _quantize_partial_block(tail: jax.Array, qtype: str) -> tuple[jax.Array, jax.Array]:

@@ -53,6 +53,16 @@ def _require(ok: bool, field: str, message: str) -> None:
         raise ValueError(f"bitsandbytes state field {field!r}: {message}")
 
 
+def _require_codes(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(f"bitsandbytes packed weight: {message}")
+
+
+def _finite_float32(value: float) -> bool:
+    with np.errstate(over="ignore"):
+        return bool(np.isfinite(np.float32(value)))
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -88,8 +98,14 @@ def from_bnb(packed: Any, state: dict[str, Any]) -> dict[str, Any]:
     key = state_keys[0]
     qtype = key[len(STATE_KEY_PREFIX) :]
     _require(qtype in BNB_QTYPES, key, f"unknown quant type {qtype!r}")
+    header = state[key]
+    _require(header.ndim == 1 and np.issubdtype(header.dtype, np.integer) and header.size > 0
+             and int(header.min()) >= 0 and int(header.max()) <= 255, key,
+             f"expected the JSON header as a 1-D uint8 array (as bitsandbytes writes it), got {header.dtype} "
+             f"{list(header.shape)}" + (f" with values {int(header.min())}..{int(header.max())}"
+                                        if np.issubdtype(header.dtype, np.integer) and header.size else ""))
     try:
-        meta = json.loads(state[key].astype(np.uint8).tobytes().decode("utf-8"))
+        meta = json.loads(header.astype(np.uint8).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"bitsandbytes state field {key!r}: not a JSON dict ({error})") from None
     _require(isinstance(meta, dict), key, "not a JSON dict")
@@ -112,10 +128,11 @@ def from_bnb(packed: Any, state: dict[str, Any]) -> dict[str, Any]:
     n = math.prod(shape)
     _require(n > 0, "shape", f"{shape} has no elements")
     _table(state, "quant_map", codebooks.codebook(qtype))
+    _require_codes(packed.dtype == np.uint8, f"expected uint8 packed codes, got {packed.dtype}")
     _require(
-        packed.dtype == np.uint8 and packed.size == (n + 1) // 2,
+        packed.size == (n + 1) // 2,
         "shape",
-        f"{shape} needs {(n + 1) // 2} packed uint8 bytes, the codes are {packed.dtype} with {packed.size}",
+        f"{shape} needs {(n + 1) // 2} packed uint8 bytes, the codes have {packed.size}",
     )
 
     blocks = -(-n // block_size)
@@ -143,7 +160,8 @@ def from_bnb(packed: Any, state: dict[str, Any]) -> dict[str, Any]:
     _require(_is_int(nested_block_size) and nested_block_size > 0, "nested_blocksize", f"invalid {nested_block_size!r}")
     _require(meta["nested_dtype"] == "float32", "nested_dtype", f"expected 'float32', got {meta['nested_dtype']!r}")
     offset = meta["nested_offset"]
-    _require(_is_number(offset) and math.isfinite(offset), "nested_offset", f"invalid {offset!r}")
+    _require(_is_number(offset) and math.isfinite(offset) and _finite_float32(offset), "nested_offset",
+             f"invalid {offset!r} (not a finite float32)")
     _table(state, "nested_quant_map", codebooks.dynamic_map())
     fields |= {
         "absmax": absmax.reshape(-1),

@@ -87,7 +87,7 @@ def quantize_statistics(absmax: jax.Array, offset: jax.Array) -> tuple[jax.Array
     centred = absmax - offset
     padded = jnp.pad(centred, (0, blocks * NESTED_BLOCK_SIZE - n)).reshape(blocks, NESTED_BLOCK_SIZE)
     nested = jnp.max(jnp.abs(padded), axis=1)  # the zero padding never raises a block's max
-    scaled = padded * (1.0 / nested)[:, None]
+    scaled = ieee.times_reciprocal(padded, nested[:, None])
     codes = jnp.searchsorted(jnp.asarray(_thresholds()), scaled, side="right", method="scan_unrolled")
     codes = jnp.where((nested == 0)[:, None], 0, codes).astype(jnp.uint8)
     return codes.reshape(-1)[:n], nested
