@@ -68,7 +68,9 @@ def main(argv):
         raise SystemExit(f"{c.name}: config has no model.preset (the architecture to plan for)")
     plan = plan_from_config(c)
     result = plan_memory(PRESETS[c.model.preset], plan)
-    gb = lambda b: f"{b / 1e9:9.2f} GB"
+    scale, unit = next((s, u) for s, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1, "B"))
+                       if result["total_with_host_state_bytes"] >= s or s == 1)  # tiny configs: not all 0.00 GB
+    gb = lambda b: f"{b / scale:9.2f} {unit}"  # noqa: E731
     print(f"{c.name}: {c.model.preset}, trainable {result['trainable_params']:,}")
     for name, b in result["components"].items():
         print(f"  {name:>13} {gb(b)}")
