@@ -27,7 +27,8 @@ import numpy as np
 DEFAULT_MODEL = "smollm2-135m-instruct"
 DEFAULT_TEMPLATES = {
     "alpaca": "alpaca", "wizardlm": "alpaca", "wizardlm_testset": "alpaca", "lima": "vicuna_v1.1",
-    "sharegpt": "vicuna_v1.1", "oasst1": "guanaco", "oa_questions": "guanaco", "e2e": "e2e", "e2e_csv": "e2e",
+    "sharegpt": "vicuna_v1.1", "oasst1": "guanaco", "guanaco_text": "guanaco", "oa_questions": "guanaco", "e2e": "e2e",
+    "e2e_csv": "e2e",
 }
 
 

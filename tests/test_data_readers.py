@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import pathlib
+import re
 import tempfile
 from typing import Any
 
@@ -171,6 +172,38 @@ def message(mid, parent, role, text, rank=None, **extra):
 def write_jsonl(path: pathlib.Path, records: list[Any]) -> pathlib.Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+GUANACO_TEXTS = [  # the shape of openassistant-guanaco's records (its first ends on a human message)
+    "### Human: What is monopsony?### Assistant: One buyer, many sellers.### Human: Now explain it to a dog",
+    "### Human: ¿Qué tal?### Assistant: Bien.\n\nY tú?### Human: Bien### Assistant: ¡Genial!",
+]
+
+
+def test_guanaco_text_gives_the_training_text_back_exactly(tmp_path):
+    """openassistant-guanaco, what qlora.py --dataset oasst1 trains on: split at its markers, and the guanaco template
+    renders each record back as its text plus </s>, every token trained, a final human message included."""
+    from shared.data.templates import render
+
+    records, report = read_all("guanaco_text", write_jsonl(tmp_path / "g.jsonl", [{"text": t} for t in GUANACO_TEXTS]))
+    assert report.skipped == 0 and [r.source for r in records] == ["guanaco_text"] * 2
+    assert [t.role for t in records[0].turns] == ["user", "assistant", "user"]
+    assert records[1].turns[1].content == "Bien.\n\nY tú?"
+    for record, text in zip(records, GUANACO_TEXTS):
+        segments = render("guanaco", record)
+        assert "".join(s.text for s in segments) == text + "</s>" and all(s.train for s in segments)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("Intro ### Human: q### Assistant: a", "expected it to start with '### Human: '"),
+    ("### Human: q### Assistant:\na", "holds '### Assistant:' without the space"),
+    ("### Human: q### Assistant:  ", "empty message at turn 1"),
+    ("### Human: q### Human: again### Assistant: a", "turn 1: expected an assistant turn"),
+])
+def test_guanaco_text_that_does_not_split_cleanly_is_an_error(tmp_path, text, reason):
+    path = write_jsonl(tmp_path / "g.jsonl", [{"text": GUANACO_TEXTS[0]}, {"text": text}])
+    with pytest.raises(DataError, match=rf"g.jsonl.*record 1.*line 2.*text.*{re.escape(reason)}"):
+        list(read_dataset("guanaco_text", path))
 
 
 def test_oasst1_follows_the_top_ranked_reply_at_each_level(tmp_path):
@@ -379,8 +412,8 @@ def test_e2e_lines_and_rows(tmp_path):
 
 
 def test_reader_api(tmp_path):
-    assert set(FORMATS) == {"alpaca", "wizardlm", "lima", "wizardlm_testset", "sharegpt", "oasst1", "oa_questions",
-                            "e2e", "e2e_csv"}
+    assert set(FORMATS) == {"alpaca", "wizardlm", "lima", "wizardlm_testset", "sharegpt", "oasst1", "guanaco_text",
+                            "oa_questions", "e2e", "e2e_csv"}
     path = write_jsonl(tmp_path / "a.jsonl", [{"instruction": "i", "output": "o"}] * 8)
     reader = read_dataset("wizardlm", path, limit=5)
     assert len(list(reader)) == 5 and reader.report.yielded == 5

@@ -67,7 +67,7 @@ def test_missing_model_and_data_fail_early_naming_path_and_commands(tmp_path):
     assert r.returncode == 1
     assert f"model directory {model} does not exist" in r.stderr
     assert f"huggingface-cli download huggyllama/llama-65b --exclude '*.bin' --local-dir {model}" in r.stderr
-    assert f"python -m scripts.fetch_data oasst1_messages --data_dir {data}" in r.stderr
+    assert f"python -m scripts.fetch_data openassistant_guanaco_train --data_dir {data}" in r.stderr
     assert not (tmp_path / "w").exists()  # nothing ran
 
 

@@ -383,9 +383,30 @@ def test_make_data_refuses_what_it_cannot_do_correctly(smol, data_dir):
         make_data(data_config(data_dir, dataset="no_such_set"), smol)
     with pytest.raises(ValueError, match="config.data.tokenizer"):
         make_data(data_config(data_dir), None)
-    if missing_files("oasst1_messages", data_dir):  # QLoRA's `oasst1`: the message trees, not mirrored here
-        with pytest.raises(DatasetNotFoundError, match="python -m scripts.fetch_data oasst1_messages"):
+    if missing_files("openassistant_guanaco_train", data_dir):  # QLoRA's `oasst1`, not mirrored here
+        with pytest.raises(DatasetNotFoundError, match="python -m scripts.fetch_data openassistant_guanaco_train"):
             make_data(data_config(data_dir, dataset="oasst1", template="guanaco"), smol)
+
+
+def test_oasst1_is_openassistant_guanaco_trained_whole(smol, tmp_path):
+    """config.data.dataset="oasst1" (qlora.py's name) reads openassistant-guanaco's train split from the data folder,
+    as the registry places it: every record's text plus the end marker, every token trained (a conversation that
+    ends on a human message too), the evaluation examples cut from it."""
+    from shared.train.data import make_data
+
+    texts = [f"### Human: Question {i}?### Assistant: Answer {i}." + ("### Human: And then?" if i % 3 == 0 else "")
+             for i in range(12)]
+    folder = tmp_path / "openassistant_guanaco"
+    folder.mkdir()
+    (folder / "openassistant_best_replies_train.jsonl").write_text("".join(json.dumps({"text": t}) + "\n"
+                                                                          for t in texts))
+    train, _ = make_data(data_config(tmp_path, dataset="oasst1", template="guanaco", eval_size=2, limit=None,
+                                     target_max_len=64), smol)
+    assert len(train.examples) == 10
+    for example in train.examples:
+        ids = example.ids.tolist()
+        assert smol.decode(ids, skip_special_tokens=False) == texts[example.index] + "<|im_end|>"  # SmolLM2: </s>
+        assert example.trained_tokens == len(ids) - 1
 
 
 # ---------------------------------------------------------------- scripts.data_stats

@@ -45,7 +45,7 @@ from shared.data.templates import render
 from shared.eval import ClaimResult, Comparison, paper_values, read_reported
 
 REPORTED = pathlib.Path(__file__).resolve().parent / "reported.json"
-TREE_DATASETS = ("oasst1_messages", "oasst1_trees")  # what config.data.dataset = "oasst1" reads
+TREE_DATASETS = ("oasst1_messages", "oasst1_trees")  # the OASST1 trees the paper's selection rule is checked on
 OA_QUESTIONS = "oa_questions"
 CONTRAST = ("vicuna_v1.1", "alpaca")
 ROLE = {"user": "prompter", "assistant": "assistant"}

@@ -8,11 +8,24 @@ line with ``message_id``, ``parent_id`` (null for the prompt that starts a tree)
 is read too. ``.gz`` files are decompressed.
 
 One conversation per tree, made as Guanaco's training set ``timdettmers/openassistant-guanaco`` was
-(QLoRA paper §5.1: "the top response at each level of the conversation tree"; 9,846 train trees give
-9,846 examples): from the root prompt, repeatedly follow the reply with the lowest rank (unranked
+(QLoRA paper §5.1: "the top response at each level of the conversation tree"; its 9,846 train and 518
+test conversations are one per tree of OASST1's two splits): from the root prompt, repeatedly follow the reply with the lowest rank (unranked
 replies after ranked ones, then file order) until a message has no replies. Documented rules, counted
 in ``ReadReport.notes``: deleted messages are ignored with their replies; a path that ends on a
 prompter message loses that message; a tree whose root has no reply yields nothing.
+
+This rebuild follows the paper's description; the data QLoRA trained on is the released file itself:
+timdettmers/openassistant-guanaco (``openassistant_best_replies_{train,eval}.jsonl``, what ``qlora.py
+--dataset oasst1`` loads), read by ``read_guanaco_text``. The OASST1 "ready" files hold every tree, the
+518 validation trees (QLoRA's OA benchmark prompts) included, with no split field: training on this
+rebuild would train on the evaluation conversations.
+
+openassistant-guanaco (``read_guanaco_text``): one ``{"text": ...}`` record per line, the conversation as
+``### Human: q### Assistant: a### Human: q2...`` with no separator between messages; it may end on a
+human message (kept: qlora.py trains on the whole text). The text is split at its ``### Human: `` and
+``### Assistant: `` markers, so the ``guanaco`` template renders it back exactly; text before the first
+marker, a marker without its space, an empty message or two messages of one speaker in a row is an error
+naming the file, line and field, never a silently changed conversation.
 
 QLoRA's ``eval/prompts/oa_questions.jsonl`` (953 OASST1 validation prompts): ``input`` holds the
 dialogue so far in QLoRA's evaluation format ``### Human: q ### Assistant: a ### Human: q2
@@ -90,6 +103,33 @@ def read_oasst1(path: Path, notes: collections.Counter[str]) -> Iterator[Convers
         if conversation is not None:
             yield conversation
     yield from _unreachable_errors(path, messages, children, reached)
+
+
+_GUANACO_MARKER = re.compile(r"(### Human: |### Assistant: )")
+
+
+def read_guanaco_text(path: Path) -> Iterator[Conversation | DataError]:
+    """timdettmers/openassistant-guanaco: one conversation per ``text`` record (see the module docstring)."""
+    return convert_json_records(path, _guanaco_text)
+
+
+def _guanaco_text(value: Any, index: int) -> Conversation:
+    text = get_text(require_object(value), "text")
+    pieces = _GUANACO_MARKER.split(text)  # [before, marker, content, marker, content, ...]
+    if pieces[0]:
+        raise FieldError("text", f"expected it to start with '### Human: ', got {text[:40]!r}")
+    turns = []
+    for position, (marker, content) in enumerate(zip(pieces[1::2], pieces[2::2])):
+        if not content.strip():
+            raise FieldError("text", f"empty message at turn {position} (after {marker.strip()!r})")
+        for bare in (_HUMAN, _ASSISTANT):
+            if bare in content:
+                raise FieldError("text", f"turn {position} holds {bare!r} without the space that follows a marker")
+        turns.append(Turn("user" if marker.startswith("### Human") else "assistant", content))
+    problem = role_order_error([t.role for t in turns])
+    if problem is not None:
+        raise FieldError("text", f"turn {problem[0]}: {problem[1]}")
+    return Conversation(tuple(turns), "guanaco_text", index)
 
 
 def read_oa_questions(path: Path) -> Iterator[Conversation | DataError]:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from .alpaca import read_alpaca, read_wizardlm_testset
 from .e2e import read_e2e_csv, read_e2e_lora
-from .oasst import read_oa_questions, read_oasst1
+from .oasst import read_guanaco_text, read_oa_questions, read_oasst1
 from .records import Conversation, DataError, ReadReport
 from .sharegpt import read_sharegpt
 
@@ -27,6 +27,7 @@ _READERS: dict[str, _Reader] = {
     "wizardlm_testset": lambda path, notes: read_wizardlm_testset(path),
     "sharegpt": read_sharegpt,
     "oasst1": read_oasst1,
+    "guanaco_text": lambda path, notes: read_guanaco_text(path),
     "oa_questions": lambda path, notes: read_oa_questions(path),
     "e2e": lambda path, notes: read_e2e_lora(path),
     "e2e_csv": lambda path, notes: read_e2e_csv(path),

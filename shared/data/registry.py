@@ -511,7 +511,7 @@ def _entries() -> Iterable[Dataset]:
     oasst_rev = "5c38bf14fe3c7bb31bb8e13eb4f87b2c6fd78d93"
     yield Dataset(
         "oasst1_messages", "OASST1 'ready' messages (one message per line, message_id/parent_id/rank), the trees "
-        "Guanaco's training data was cut from", "Apache-2.0", "oasst1",
+        "Guanaco's training data was cut from (all of them: train and validation, no split field)", "Apache-2.0", "oasst1",
         (DataFile("oasst1/2023-04-12_oasst_ready.messages.jsonl.gz",
                   _hf("OpenAssistant/oasst1", oasst_rev, "2023-04-12_oasst_ready.messages.jsonl.gz"),
                   "286a6e9a5a413b3272ae9c0b5a20d327983dea1c24342ae28cb244a6da65185c"),),
@@ -524,17 +524,20 @@ def _entries() -> Iterable[Dataset]:
         oasst, False, note="not mirrored (34 MB, Hugging Face only); sha256 is the Git LFS id at the pinned commit")
     guanaco = "https://huggingface.co/datasets/timdettmers/openassistant-guanaco"
     guanaco_rev = "657e198a25af333f8a44beef11166f9cff1d58a5"
-    for split, count in (("train", "9,846"), ("eval", "518")):
+    for split, count, use in (
+            ("train", "9,846", "the data of the QLoRA Guanaco runs: qlora.py --dataset oasst1 trains on it and cuts "
+                               "its 1,024 evaluation examples from it"),
+            ("eval", "518", "OASST1's validation trees, whose prompts are QLoRA's OA benchmark; no Guanaco run "
+                            "trains on it")):
         yield Dataset(
             f"openassistant_guanaco_{split}",
             f"Guanaco's OASST1 {split} split ({count} conversations as one '### Human: ... ### Assistant: ...' text "
-            "field each), the data of the QLoRA Guanaco runs", "Apache-2.0", None,
+            f"field each), {use}", "Apache-2.0", "guanaco_text",
             (DataFile(f"openassistant_guanaco/openassistant_best_replies_{split}.jsonl",
                       _hf("timdettmers/openassistant-guanaco", guanaco_rev,
                           f"openassistant_best_replies_{split}.jsonl"), None),),
             guanaco, False,
-            note="not mirrored (Hugging Face only); no checksum known; format None: records are one pre-rendered "
-                 "'text' field, which no reader in FORMATS parses (oasst1_messages rebuilds the same conversations)")
+            note="not mirrored (Hugging Face only); no checksum known")
     yield Dataset(
         "lima_official", "LIMA's 1,000 training examples as released (conversations as lists of strings)",
         "CC BY-NC-SA 4.0 (gated on Hugging Face: accept the terms and set HF_TOKEN)", None,

@@ -99,7 +99,10 @@ class Template:
     def assistant_body(self, text: str) -> str:
         return text
 
-    def render(self, conversation: Conversation, train_on_prompt: bool | None = None) -> list[Segment]:
+    def render(self, conversation: Conversation, train_on_prompt: bool | None = None, *,
+               closed: bool = True) -> list[Segment]:
+        """`closed`: a training string, ended by the end marker even after a user turn where the template ends
+        the whole text with it (`eos_only_at_end`); False for a generation prompt."""
         prompt_train = self.train_on_prompt if train_on_prompt is None else train_on_prompt
         turns = conversation.turns
         segments: list[Segment] = []
@@ -123,12 +126,15 @@ class Template:
             if not self.eos_only_at_end or position == len(turns) - 1:
                 emit([(self.eos, True)], turn.train)
             emit(self.after_assistant, prompt_train)
+        if closed and self.eos_only_at_end and turns[-1].role == "user":  # qlora.py: text + eos, whoever speaks last
+            emit([(self.eos, True)], prompt_train or turns[-1].train)
         return _merge(segments)
 
     def render_prompt(self, conversation: Conversation) -> str:
         if conversation.turns[-1].role != "user":
             raise TemplateError("render_prompt needs a conversation ending with a user turn (leave out the reply)")
-        return "".join(s.text for s in self.render(conversation)) + "".join(text for text, _ in self.assistant_header)
+        return "".join(s.text for s in self.render(conversation, closed=False)) + "".join(
+            text for text, _ in self.assistant_header)
 
 
 class _Alpaca(Template):

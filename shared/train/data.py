@@ -3,9 +3,9 @@ variants) or a real instruction dataset read, rendered and tokenized by `shared.
 
 Real data (`make_data`), the `config.data` fields:
   dataset            a `shared.data.registry` name (`python -m scripts.fetch_data --list`), or an alias in
-                     `DATASET_ALIASES` (QLoRA's `--dataset oasst1` = the OASST1 message trees, read along the
-                     top-ranked replies as openassistant-guanaco was made); an absent file raises the registry's
-                     error naming the fetch command
+                     `DATASET_ALIASES` (QLoRA's `--dataset oasst1` = timdettmers/openassistant-guanaco's train
+                     split, what qlora.py loads); an absent file raises the registry's error naming the fetch
+                     command
   path, format       optional: read this file in this `shared.data.FORMATS` format instead of a registry entry
   dir                the data folder ("" = $REPRO_DATA_DIR, else ../shared/data)
   template           a `shared.data.TEMPLATE_NAMES` template (required)
@@ -41,7 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-DATASET_ALIASES = {"oasst1": "oasst1_messages"}  # QLoRA's --dataset names -> registry names
+DATASET_ALIASES = {"oasst1": "openassistant_guanaco_train"}  # QLoRA's --dataset names -> registry names: qlora.py's
+# `--dataset oasst1` loads timdettmers/openassistant-guanaco (its train split; the 1,024 evaluation examples are cut
+# from it), not the OASST1 trees, whose files hold the validation trees of the OA benchmark too
 
 
 class SyntheticBatches:

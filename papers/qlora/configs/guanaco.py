@@ -97,7 +97,8 @@ def get_config(arg: str = "smoke") -> ml_collections.ConfigDict:
         c.model.dtype = "float32"  # XLA's CPU bf16 matmuls are slow; the recipe is otherwise unchanged
         c.lora.rank, c.lora.alpha = 8, 16.0
         # The OASST1 data in the data folder: QLoRA's oa_questions.jsonl, 953 conversations of the OASST1
-        # validation split with their rank-0 replies (the training trees, `oasst1`, are fetched for the full runs).
+        # validation split with their rank-0 replies (the full runs train on openassistant-guanaco's train split,
+        # `oasst1`, fetched with `python -m scripts.fetch_data openassistant_guanaco_train`).
         c.data.dataset = "oa_questions"
         c.data.target_max_len = 256
         c.data.eval_size, c.data.max_eval_samples = 16, 16
