@@ -388,6 +388,17 @@ def test_make_data_refuses_what_it_cannot_do_correctly(smol, data_dir):
             make_data(data_config(data_dir, dataset="oasst1", template="guanaco"), smol)
 
 
+def test_fastchat_split_counts_tokens_as_fastchat_does(sp_tokenizers, smol):
+    """FastChat counts len(tokenizer(text).input_ids): with LLaMA's tokenizer that includes BOS (Vicuna's splits)."""
+    from shared.train.data import fastchat_token_count
+
+    for tok in (*sp_tokenizers.values(), smol):
+        text = "the quick brown fox"
+        expected = len(tok.encode(text, add_bos=False)) + int(bool(tok.add_bos)) + int(bool(tok.add_eos))
+        assert fastchat_token_count(tok)(text) == expected
+    assert any(t.add_bos for t in sp_tokenizers.values()) and not smol.add_bos  # both cases are covered
+
+
 def test_oasst1_is_openassistant_guanaco_trained_whole(smol, tmp_path):
     """config.data.dataset="oasst1" (qlora.py's name) reads openassistant-guanaco's train split from the data folder,
     as the registry places it: every record's text plus the end marker, every token trained (a conversation that

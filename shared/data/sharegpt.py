@@ -107,7 +107,8 @@ def split_long_conversation(
     """Split at exchange boundaries so that each part fits ``max_tokens``, as FastChat does.
 
     FastChat's rules, reproduced: a trailing user turn is dropped; each message costs
-    ``count_tokens(text) + 6``; exchanges (user + assistant) are added while the running total stays
+    ``count_tokens(text) + 6``, where FastChat's count is ``len(tokenizer(text).input_ids)``, the
+    tokenizer's BOS included (``shared.train.data.fastchat_token_count``); exchanges (user + assistant) are added while the running total stays
     within ``max_tokens``; an exchange that is alone over the limit still forms its own part; and when
     the *last* exchange overflows, it is dropped (a quirk of the original loop). A system turn, which
     FastChat never has, is repeated at the start of every part and counted in each part's budget.

@@ -73,6 +73,12 @@ class SyntheticBatches:
         self.index = int(state["index"])
 
 
+def fastchat_token_count(tokenizer):
+    """Tokens of a message as FastChat's split_long_conversation counts them: `len(tokenizer(text).input_ids)`, the
+    tokenizer's own special tokens included (LLaMA's BOS: one more than the text's tokens); it adds 6 per message."""
+    return lambda text: len(tokenizer.encode(text))
+
+
 def make_data(config, tokenizer):
     """(training batches, a function returning evaluation batches or None) for `config.data`."""
     d = config.data
@@ -167,8 +173,7 @@ def make_real_data(config, tokenizer):
     if d.get("split_long_max_tokens"):
         if fmt != "sharegpt":
             raise ValueError(f"config.data.split_long_max_tokens applies to ShareGPT data, not {fmt!r}")
-        options = {"max_tokens": int(d.split_long_max_tokens),
-                   "count_tokens": lambda text: len(tokenizer.encode(text, add_bos=False))}
+        options = {"max_tokens": int(d.split_long_max_tokens), "count_tokens": fastchat_token_count(tokenizer)}
     reader = read_dataset(fmt, path, on_error=on_error, limit=d.get("limit"), **options)
     conversations = list(reader)
     print(reader.report.summary())
