@@ -81,7 +81,8 @@ def get_config(arg: str = "nf4dq") -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict()
     c.data.dir = ""  # empty: $REPRO_DATA_DIR, else ../shared/data
     c.data.dataset = "alpaca_5000"
-    c.data.template = "alpaca"  # Stanford Alpaca's prompt; loss on the response (+ end token) only
+    c.data.template = "alpaca"  # Stanford Alpaca's prompt; loss on the response (+ end token) only. Not qlora.py's
+    # ALPACA_PROMPT_DICT, which ends "### Response: " (a trailing space) and tokenizes prompt and reply separately
     c.data.on_error = "skip"  # records 2335 and 4658 have an empty output
     c.data.max_len = 128
     c.data.seq_len = 128  # every batch padded to 128 positions: one compiled shape per variant
