@@ -86,8 +86,9 @@ def _prompt_ids() -> list[int]:
     from shared.model.loading import load_gguf, resolve_source
     from shared.model.tokenizer import load_tokenizer
 
-    tok = load_tokenizer(resolve_source("smollm2-135m-instruct"))
-    return tok.encode(tok.apply_chat_template([{"role": "user", "content": _PROMPT.value}]))
+    from shared.model.api import prompt_ids
+
+    return prompt_ids(load_tokenizer(resolve_source("smollm2-135m-instruct")), _PROMPT.value)
 
 
 def main(argv):

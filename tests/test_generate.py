@@ -84,6 +84,18 @@ def test_stop_tokens_end_each_row_independently():
     assert outs[1] == row1
 
 
+def test_rows_that_stop_early_end_there_alone_or_batched():
+    """Once every row has stopped, the steps not run add nothing (they used to add token 0, a real id, to every
+    row); a row alone equals its batched run."""
+    model = Transformer(PRESETS["tiny-llama"], rngs=nnx.Rngs(0))
+    free = generate(model, [[1, 2, 3]], 10)
+    stop = free[0][1]
+    alone = generate(model, [[1, 2, 3]], 10, stop_ids=[stop])
+    assert alone == [free[0][:free[0].index(stop) + 1]]
+    batched = generate(model, [[1, 2, 3], [7, 8]], 10, stop_ids=[stop])
+    assert batched[0] == alone[0]
+
+
 def test_sampling_filters():
     logits = jnp.log(jnp.asarray([[0.5, 0.3, 0.15, 0.05]]))
     keys = jax.random.split(jax.random.key(0), 400)
@@ -94,6 +106,7 @@ def test_sampling_filters():
     full = draw(Sampling(temperature=1.0))
     assert abs((full == 0).mean() - 0.5) < 0.12
     assert int(sample(logits, keys[0], Sampling())[0]) == 0
+    assert set(draw(Sampling(temperature=1.0, top_k=100))) == {0, 1, 2, 3}  # k past the vocabulary: no filter
 
 
 def test_bad_input_is_named():

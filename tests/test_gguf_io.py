@@ -83,6 +83,47 @@ def test_tiny_gguf_loads_with_unpermuted_qk(tmp_path):
     np.testing.assert_array_equal(np.asarray(model.layers[1].attn.k.weight[...]), k_ref)
 
 
+def test_head_width_comes_from_the_metadata(tmp_path):
+    """A head wider than dim / heads (llama.attention.key_length, as Mistral-NeMo's GGUFs have): the logits equal
+    transformers' LLaMA of the same weights; partial rotary embeddings are refused naming the fields."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    import jax.numpy as jnp
+
+    v, d, layers, heads, kv, hd, f = 256, 64, 2, 4, 2, 32, 96
+    cfg = transformers.LlamaConfig(vocab_size=v, hidden_size=d, num_hidden_layers=layers, num_attention_heads=heads,
+                                   num_key_value_heads=kv, head_dim=hd, intermediate_size=f, tie_word_embeddings=False,
+                                   max_position_embeddings=128, rms_norm_eps=1e-5)
+    torch.manual_seed(0)
+    ref = transformers.LlamaForCausalLM(cfg).eval()
+    sd = {k: t.numpy() for k, t in ref.state_dict().items()}
+    tensors = {"token_embd.weight": (sd["model.embed_tokens.weight"], Q.F32), "output.weight": (sd["lm_head.weight"], Q.F32),
+               "output_norm.weight": (sd["model.norm.weight"], Q.F32)}
+    names = {"attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj",
+             "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj", "attn_norm": "input_layernorm",
+             "ffn_norm": "post_attention_layernorm"}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        tensors[f"blk.{i}.attn_q.weight"] = (permute_qk(sd[p + "self_attn.q_proj.weight"], heads), Q.F32)
+        tensors[f"blk.{i}.attn_k.weight"] = (permute_qk(sd[p + "self_attn.k_proj.weight"], kv), Q.F32)
+        for ours, theirs in names.items():
+            tensors[f"blk.{i}.{ours}.weight"] = (sd[p + theirs + ".weight"], Q.F32)
+    meta = {"llama.block_count": layers, "llama.embedding_length": d, "llama.feed_forward_length": f,
+            "llama.attention.head_count": heads, "llama.attention.head_count_kv": kv, "llama.vocab_size": v,
+            "llama.context_length": 128, "llama.attention.layer_norm_rms_epsilon": 1e-5, "llama.rope.freq_base": 1e4,
+            "llama.attention.key_length": hd, "llama.attention.value_length": hd, "llama.rope.dimension_count": hd}
+    _write(tmp_path / "hd.gguf", tensors, meta=meta)
+    model, g = load_gguf(tmp_path / "hd.gguf")
+    assert g.config.head_dim == hd
+    ids = np.array([[3, 9, 27, 81, 200]])
+    with torch.no_grad():
+        expected = ref(torch.tensor(ids)).logits.numpy()
+    np.testing.assert_allclose(np.asarray(model(jnp.asarray(ids))[0]), expected, atol=1e-4)
+    _write(tmp_path / "partial.gguf", tensors, meta={**meta, "llama.rope.dimension_count": hd // 2})
+    with pytest.raises(CheckpointError, match="rope.dimension_count=16 is not the head width 32"):
+        load_gguf(tmp_path / "partial.gguf")
+
+
 def test_missing_gguf_tensor_is_named(tmp_path):
     _tiny_llama_gguf(tmp_path / "m.gguf", drop="blk.1.ffn_up.weight")
     with pytest.raises(CheckpointError, match="blk.1.ffn_up.weight"):

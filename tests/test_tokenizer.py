@@ -210,6 +210,29 @@ def test_hf_dir_bos_eos_follow_post_processor(tmp_path, template, add_bos, add_e
     assert ours.stop_ids == (2,)
 
 
+def test_chat_prompt_ids_have_one_bos_as_transformers(tmp_path):
+    """A tokenizer that adds BOS and a chat template that writes {{ bos_token }} (LLaMA-2-chat, Mistral-Instruct):
+    the generation prompt has one BOS, the ids transformers' apply_chat_template(tokenize=True) gives."""
+    import tokenizers
+
+    from shared.model.api import prompt_ids
+
+    train_small_bpe(tmp_path, tokenizers.processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", 1), ("</s>", 2)]))
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>",
+              "unk_token": "<unk>",
+              "chat_template": "{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}"}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
+    hf = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    ours = Tokenizer.from_hf_dir(tmp_path)
+    messages = [{"role": "user", "content": "hello world"}]
+    expected = hf.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
+    expected = list(expected["input_ids"]) if hasattr(expected, "keys") else list(expected)
+    assert expected.count(1) == 1
+    assert prompt_ids(ours, "hello world") == expected
+    assert prompt_ids(ours, "hello world", chat=False) == hf_ids(hf, "hello world")  # a plain prompt: its BOS
+
+
 # -- SentencePiece ---------------------------------------------------------------------------------------------
 
 WORDS = ("the quick brown fox jumps over lazy dog hello world token model llama alpaca training data "

@@ -63,3 +63,27 @@ def test_directory_without_weights(tmp_path):
                                                       "intermediate_size": 8}))
     with pytest.raises(CheckpointError, match="no model.safetensors"):
         load_hf(tmp_path)
+
+
+def test_a_tied_checkpoint_that_stores_its_head_loads_in_any_dtype(tmp_path):
+    """Tied embeddings with lm_head.weight stored too (an exact float32 copy, as some exports write): it loads as
+    bfloat16 as well (the head compared after the same cast as the embeddings); a head that differs is an error."""
+    import jax.numpy as jnp
+
+    from shared.model import PRESETS
+    from shared.model.loading import export_hf, random_model
+
+    model = random_model(PRESETS["tiny-llama-gqa"])
+    assert model.config.tie_embeddings
+    out = export_hf(model, tmp_path / "hf")
+    tensors = safetensors_numpy.load_file(str(out / "model.safetensors"))
+    tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"].astype(np.float32)
+    save_file(tensors, out / "model.safetensors", {"format": "pt"})
+    for dtype in (jnp.float32, jnp.bfloat16):
+        loaded = load_hf(out, dtype=dtype)
+        np.testing.assert_array_equal(np.asarray(loaded.embed[...], np.float32),
+                                      np.asarray(model.embed[...]).astype(dtype).astype(np.float32))
+    tensors["lm_head.weight"] = tensors["lm_head.weight"] * 1.5
+    save_file(tensors, out / "model.safetensors", {"format": "pt"})
+    with pytest.raises(CheckpointError, match="ties the embeddings, but lm_head.weight differs"):
+        load_hf(out, dtype=jnp.bfloat16)

@@ -15,6 +15,16 @@ from shared.model.loading import (DEFAULT_MODEL, TensorHook, converted_record, d
 from shared.model.transformer import Transformer
 
 
+def prompt_ids(tokenizer, text: str, *, chat: bool = True) -> list[int]:
+    """The ids a prompt is generated from: with `chat`, the text as a user turn in the tokenizer's chat template,
+    tokenized as transformers' `apply_chat_template(..., tokenize=True)` does (add_special_tokens=False: the
+    template writes its own BOS where the model wants one); else the text with the tokenizer's default BOS."""
+    if not chat:
+        return tokenizer.encode(text)
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True)
+    return tokenizer.encode(rendered, add_bos=False)
+
+
 class PretrainedModel:
     """A loaded model: the Flax module (`.module`), its config and its tokenizer (None if the source has none)."""
 
@@ -50,10 +60,7 @@ class PretrainedModel:
         tok = self.tokenizer
         single = isinstance(prompts, str)
         texts = [prompts] if single else list(prompts)
-        if chat:
-            texts = [tok.apply_chat_template([{"role": "user", "content": t}], add_generation_prompt=True)
-                     for t in texts]
-        ids = [tok.encode(t) for t in texts]
+        ids = [prompt_ids(tok, t, chat=chat) for t in texts]
         pad = tok.pad_id if tok.pad_id is not None else 0
         outs = generate(self.module, ids, max_new_tokens, sampling=sampling, stop_ids=tok.stop_ids, seed=seed,
                         pad_id=pad)

@@ -38,7 +38,7 @@ def sample(logits: jax.Array, key: jax.Array, s: Sampling) -> jax.Array:
     if s.temperature == 0.0:
         return jnp.argmax(logits, axis=-1).astype(jnp.int32)
     logits = logits / s.temperature
-    if s.top_k:
+    if s.top_k and s.top_k < logits.shape[-1]:  # a k past the vocabulary keeps everything (as transformers)
         kth = jax.lax.top_k(logits, s.top_k)[0][:, -1:]
         logits = jnp.where(logits < kth, -jnp.inf, logits)
     if s.top_p < 1.0:
@@ -63,7 +63,7 @@ def _generate(graphdef, state, tokens, positions, stop_ids, key, *, max_new_toke
     cache = KVCache.empty(model.config, b, size, model.dtype)
     logits, cache = model(tokens, positions, cache)
     next_pos = positions.max(axis=1) + 1
-    out = jnp.zeros((b, max_new_tokens), jnp.int32)
+    out = jnp.full((b, max_new_tokens), -1, jnp.int32)  # -1: no token (steps never run once every row stopped)
 
     def cond(carry):
         step, _, _, _, done, _, _ = carry

@@ -120,6 +120,7 @@ class GGUFFile:
         vocab = self.field("llama.vocab_size", len(tokens.data) if tokens is not None else None)
         eps = float(str(np.float32(self.field("llama.attention.layer_norm_rms_epsilon"))))  # stored as float32
         window = self.reader.fields.get("llama.attention.sliding_window")
+        head_dim = self._head_dim(int(self.field("llama.embedding_length")) // heads)
         return ModelConfig(
             vocab_size=int(vocab), dim=int(self.field("llama.embedding_length")),
             n_layers=int(self.field("llama.block_count")), n_heads=heads,
@@ -129,7 +130,26 @@ class GGUFFile:
             max_seq_len=int(self.field("llama.context_length", 2048)),
             tie_embeddings="output.weight" not in self.tensors,
             sliding_window=None if window is None else int(window.contents()),
-            arch="llama" if window is None else "mistral", name=str(self.field("general.name", "")))
+            arch="llama" if window is None else "mistral", name=str(self.field("general.name", "")),
+            head_dim=head_dim)
+
+    def _head_dim(self, default: int) -> int:
+        """Per-head width: llama.attention.key_length (= value_length), else llama.rope.dimension_count (what
+        transformers' GGUF loader reads as head_dim), else dim / heads. Partial rotary embeddings (RoPE over fewer
+        dimensions than a head) are not supported: an error naming the fields."""
+        optional = lambda name: None if name not in self.reader.fields else self.field(name)  # noqa: E731
+        key = optional("llama.attention.key_length")
+        value = optional("llama.attention.value_length")
+        value = key if value is None else value
+        rope = optional("llama.rope.dimension_count")
+        if key is not None and int(value) != int(key):
+            raise CheckpointError(f"{self.path}: llama.attention.key_length={key} and value_length={value} differ "
+                                  "(not supported)")
+        head_dim = int(key) if key is not None else int(rope) if rope is not None else default
+        if rope is not None and int(rope) != head_dim:
+            raise CheckpointError(f"{self.path}: llama.rope.dimension_count={rope} is not the head width {head_dim} "
+                                  "(partial rotary embeddings are not supported)")
+        return head_dim
 
     def read(self, name: str) -> np.ndarray:
         return dequantize(self.tensors[name], str(self.path))

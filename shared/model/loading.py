@@ -156,7 +156,9 @@ def assemble(config: ModelConfig, rules: list[Rule], tensors: Iterable[tuple[str
         raise CheckpointError(f"checkpoint is incomplete: {len(missing)} tensor(s) missing: {shown}")
     if tied_head is not None:
         where, head = tied_head
-        if not np.array_equal(np.asarray(head, np.float32), np.asarray(values[("embed",)], np.float32)):
+        embed = np.asarray(values[("embed",)])  # already cast to the load dtype: cast the head the same way
+        if not np.array_equal(np.asarray(head, np.float32).astype(embed.dtype).astype(np.float32),
+                              embed.astype(np.float32)):
             raise CheckpointError(f"{where}: config ties the embeddings, but lm_head.weight differs from them")
     flat = {path: var.replace(values[path]) for path, var in expected.items()}
     return nnx.merge(graphdef, nnx.from_flat_state(flat))
