@@ -75,7 +75,12 @@ quant = f"{m.quantize}{' + double quantization' if m.double_quant else ''} while
 print(f"config {c.name}: {sys.argv[1].split('=', 1)[1]}")
 print(f"  model     {m.preset} from {model or 'random weights'}; {quant}; {m.dtype}")
 print(f"  LoRA      r={l.rank} alpha={l.alpha:g} dropout={l.dropout:g} on {l.targets} linear layers")
-print(f"  optimizer lr={t.lr:g} {t.schedule}, warmup {t.warmup_ratio:.0%}, AdamW b1={t.adam_b1:g} b2={t.adam_b2:g}, "
+from shared.train.optim import effective_warmup
+warm = effective_warmup(t.schedule, t.steps, t.get("warmup_ratio", 0.0), t.get("warmup_steps"))
+warm = (f"warmup {warm} steps" if warm else "no warmup") + (
+    f" (the constant schedule ignores warmup_ratio {t.warmup_ratio:g}, as transformers does)"
+    if t.schedule == "constant" and t.get("warmup_ratio") else "")
+print(f"  optimizer lr={t.lr:g} {t.schedule}, {warm}, AdamW b1={t.adam_b1:g} b2={t.adam_b2:g}, "
       f"weight decay {t.weight_decay:g}, max grad norm {t.max_grad_norm:g}, host optimizer state {t.host_optimizer}")
 print(f"  steps     {t.steps} x batch {d.batch_size} x {t.grad_accum} accumulation; source/target max length "
       f"{d.source_max_len}/{d.target_max_len}; group by length {d.group_by_length}")

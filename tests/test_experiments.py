@@ -44,7 +44,8 @@ def test_dry_run_prints_the_plan_and_runs_nothing(script, tmp_path):
         assert part in train
     for part in ("1. check", f"-m scripts.plan_memory --config=papers/qlora/configs/guanaco.py:{variant}",
                  f"-m scripts.generate --workdir={workdir} --template=guanaco", "5. export",
-                 "nf4 + double quantization while loading", f"lr={lr} constant", "b2=0.999", "max grad norm 0.3",
+                 "nf4 + double quantization while loading", f"lr={lr} constant, no warmup (the constant schedule "
+                 "ignores warmup_ratio 0.03", "b2=0.999", "max grad norm 0.3",
                  f"r=64 alpha=16 dropout={dropout}", "1875 x batch 1 x 16 accumulation", "16/512",
                  f"checkpoint every {save} steps", "project proj", "dry run: nothing was run"):
         assert part in out, part

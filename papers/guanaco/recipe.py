@@ -60,8 +60,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--learning_rate", lambda c: c.train.lr, "train.lr"),
     Flag("--lora_dropout", lambda c: c.lora.dropout, "lora.dropout"),
     Flag("--save_steps", lambda c: c.train.checkpoint_every, "train.checkpoint_every"),
-    Flag("--dataset", lambda c: c.data.dataset, "data.dataset (alias of the OASST1 message trees, read along the "
-         "top-ranked replies as openassistant-guanaco was made: claim 2)"),
+    Flag("--dataset", lambda c: c.data.dataset, "data.dataset (qlora.py's name: timdettmers/openassistant-guanaco's "
+         "train split, registry openassistant_guanaco_train)"),
     Flag("--source_max_len", lambda c: c.data.source_max_len, "data.source_max_len"),
     Flag("--target_max_len", lambda c: c.data.target_max_len, "data.target_max_len"),
     Flag("--per_device_train_batch_size", lambda c: c.data.batch_size, "data.batch_size"),

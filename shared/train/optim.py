@@ -27,6 +27,11 @@ def warmup_steps(total_steps: int, warmup_ratio: float = 0.0, warmup: int | None
     return int(warmup) if warmup else int(math.ceil(warmup_ratio * total_steps))
 
 
+def effective_warmup(kind: str, total_steps: int, warmup_ratio: float = 0.0, warmup: int | None = None) -> int:
+    """The warmup steps `schedule(kind, ...)` really applies: HF's rule, except "constant", which has none."""
+    return 0 if kind == "constant" else warmup_steps(total_steps, warmup_ratio, warmup)
+
+
 def schedule(kind: str, peak_lr: float, total_steps: int, warmup: int = 0) -> optax.Schedule:
     if kind not in SCHEDULES:
         raise ValueError(f"unknown lr schedule {kind!r}; known: {SCHEDULES}")
