@@ -91,3 +91,9 @@ def test_report_check(tmp_path):
     assert report_cli.main(["--out", str(out), "--check"]) == 1
     assert report_cli.main(["--out", str(out)]) == 0
     assert report_cli.main(["--out", str(out), "--check"]) == 0
+
+
+def test_committed_reproduction_table_is_current():
+    """REPRODUCTION.md is what `python -m scripts.report` makes of the committed result files: a result rerun
+    without the report (as happened once) fails here, not in a reader's hands."""
+    assert report_cli.main(["--check"]) == 0, "REPRODUCTION.md is out of date: run python -m scripts.report"
