@@ -97,3 +97,18 @@ def test_plan_memory_cli_names_a_target_it_cannot_compile_for():
                           "--compile_for=3xv100"], cwd=repo, capture_output=True, text=True, timeout=300)
     assert out.returncode == 1 and "device total" in out.stdout
     assert "plan_memory --compile_for: unknown GPU target '3xv100'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_plan_of_a_config_is_the_step_the_loop_runs():
+    """plan_from_config: the widest batch the loop builds (Guanaco 16 + 512: 527 positions), LoRA dropout and the
+    remat policy compiled in; configs that bound their length by max_len/seq_len (QLoRA claim 7's) plan too."""
+    from papers.qlora.configs.alpaca_dtypes import get_config as dtypes_config
+    from papers.qlora.configs.guanaco import get_config
+    from scripts.plan_memory import plan_from_config
+
+    p = plan_from_config(get_config("65b"))
+    assert (p.seq_len, p.lora_dropout, p.remat, p.remat_policy, p.storage_dtype) == (
+        527, 0.05, True, "nothing_saveable", "bfloat16")
+    assert plan_from_config(get_config("7b")).lora_dropout == 0.1
+    c = dtypes_config("nf4dq")
+    assert plan_from_config(c).seq_len == c.data.seq_len == 128

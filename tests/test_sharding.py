@@ -56,6 +56,12 @@ def test_sharded_check_reports_every_mesh(sharded_check):
 def test_mesh_shape_errors():
     with pytest.raises(ValueError, match="do not divide"):
         make_mesh(data=3, fsdp=1, tensor=1, devices=[object()] * 4)
+    for sizes, named in (((0, 1, 1), "data=0"), ((2, 0, 1), "fsdp=0"), ((-1, -2, 1), "fsdp=-2"),
+                         ((1, 1, 2.0), "tensor=2.0")):
+        with pytest.raises(ValueError, match=rf"make_mesh: {named}: an axis size is a positive integer, or -1"):
+            make_mesh(*sizes, devices=[object()] * 4)
+    with pytest.raises(ValueError, match="at most one axis may be -1"):
+        make_mesh(-1, -1, 1, devices=[object()] * 4)
 
 
 def test_a_batch_that_does_not_split_is_reported_with_its_fix():

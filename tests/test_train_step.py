@@ -69,10 +69,11 @@ def test_remat_gives_the_same_gradients():
         g = nnx.grad(lambda m: loss_fn(m, batch)[0], argnums=nnx.DiffState(0, LoRAParam))(model)
         grads.append(jax.tree.map(np.asarray, g))
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), *grads)
-    with pytest.raises(ValueError, match="unknown remat policy"):
-        model = _model()
-        model.remat = "no_such_policy"
-        loss_fn(model, batch)
+    for name, kind in (("no_such_policy", "unknown"), ("save_only_these_names", "a policy factory")):
+        with pytest.raises(ValueError, match=rf"remat policy '{name}' is {kind}.*'dots_saveable'"):
+            model = _model()
+            model.remat = name
+            loss_fn(model, batch)
 
 
 def test_gradient_accumulation_equals_the_big_batch():

@@ -110,7 +110,7 @@ class BatchIterator:
                  shuffle: bool = True, group_by_length: bool = False, lengths: Sequence[int] | None = None,
                  group_size: int | None = None, mega_batch_mult: int | None = None, pad_to_multiple: int = 1,
                  seq_len: int | None = None, packing: bool = False, pad_id: int = 0, drop_last: bool = False,
-                 epochs: int | None = None) -> None:
+                 epochs: int | None = None, max_width: int | None = None) -> None:
         if not examples:
             raise ValueError("no examples to batch")
         if batch_size < 1 or pad_to_multiple < 1:
@@ -129,6 +129,9 @@ class BatchIterator:
         if seq_len is not None and longest > seq_len:
             raise ValueError(f"an example needs {longest} positions, more than seq_len={seq_len}; truncate "
                              "(max_len) or raise seq_len")
+        if max_width is not None and longest > max_width:
+            raise ValueError(f"an example needs {longest} positions, more than max_width={max_width}")
+        self.max_width = max_width  # round-up padding stops here (the longest batch the truncation allows)
         self.lengths = token_lengths if lengths is None else np.asarray(lengths, np.int64)
         if self.lengths.shape != token_lengths.shape:
             raise ValueError(f"lengths has {len(self.lengths)} entries for {len(self.examples)} examples")
@@ -195,6 +198,8 @@ class BatchIterator:
             width = self.seq_len
         else:
             width = -(-needed // self.pad_to_multiple) * self.pad_to_multiple
+            if self.max_width is not None:
+                width = min(width, self.max_width)
         shape = (self.batch_size, width)
         input_ids = np.full(shape, self.pad_id, np.int32)
         targets = np.full(shape, self.pad_id, np.int32)

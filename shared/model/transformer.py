@@ -353,10 +353,22 @@ def _layer_slice(a, i: int):
 
 
 def _policy(name: str):
-    try:
-        return getattr(jax.checkpoint_policies, name)
-    except AttributeError:
-        raise ValueError(f"unknown remat policy {name!r}; see jax.checkpoint_policies") from None
+    """The jax.checkpoint policy of this name; names of policy factories (which take names or policies as
+    arguments, e.g. save_only_these_names) are refused with the names that can be given."""
+    import inspect
+
+    def direct(f) -> bool:
+        try:
+            return list(inspect.signature(f).parameters)[:1] in (["prim"], ["_"])
+        except (TypeError, ValueError):
+            return False
+
+    usable = sorted(n for n in dir(jax.checkpoint_policies) if not n.startswith("_")
+                    and direct(getattr(jax.checkpoint_policies, n)))
+    if name not in usable:
+        kind = "a policy factory that takes arguments" if hasattr(jax.checkpoint_policies, name) else "unknown"
+        raise ValueError(f"remat policy {name!r} is {kind}; a policy named in a config is one of {usable}")
+    return getattr(jax.checkpoint_policies, name)
 
 
 def _remat(policy: str):

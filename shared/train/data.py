@@ -27,7 +27,8 @@ Real data (`make_data`), the `config.data` fields:
   max_eval_samples, max_train_samples   the first N of each split (as QLoRA's `select(range(N))`)
   limit              read only the first N records (smoke runs)
   on_error           "raise" (default) or "skip" malformed records and conversations the template cannot render
-  pad_to_multiple    round each batch's length up to a multiple of this (default 64: fewer shapes, fewer recompilations)
+  pad_to_multiple    round each batch's length up to a multiple of this (default 64: fewer shapes, fewer recompilations),
+                     never past the longest example the truncation limits allow (`batch_width`)
   seq_len            pad every batch to this many positions instead
   packing            several examples per row (positions restart at 0; the model's mask keeps them apart)
   tokenizer          a tokenizer source (installed model name, HF dir, .gguf) when the model has none (a preset)
@@ -77,6 +78,31 @@ def fastchat_token_count(tokenizer):
     """Tokens of a message as FastChat's split_long_conversation counts them: `len(tokenizer(text).input_ids)`, the
     tokenizer's own special tokens included (LLaMA's BOS: one more than the text's tokens); it adds 6 per message."""
     return lambda text: len(tokenizer.encode(text))
+
+
+def _longest_input(d) -> int | None:
+    """Positions of the longest example the truncation limits allow (source + target, or max_len; less one: inputs
+    and targets are shifted), or None without limits."""
+    limits = [int(d.max_len)] if d.get("max_len") else []
+    if d.get("source_max_len") and d.get("target_max_len"):
+        limits.append(int(d.source_max_len + d.target_max_len))
+    return min(limits) - 1 if limits else None
+
+
+def batch_width(d) -> int:
+    """The most positions a training batch of `config.data` (`d`) can have, what the memory planner plans for:
+    synthetic data's source + target length; else `seq_len` when set; else the longest example the truncation
+    limits allow (batches are padded up to a multiple of `pad_to_multiple`, but never past that: Guanaco's
+    16 + 512 gives 527, not 576)."""
+    if d.dataset == "synthetic":
+        return int(d.source_max_len + d.target_max_len)
+    if d.get("seq_len"):
+        return int(d.seq_len)
+    longest = _longest_input(d)
+    if longest is None:
+        raise ValueError("config.data sets no length limit (seq_len, max_len, or source_max_len and target_max_len): "
+                         "the batch width, and so the memory, is unbounded")
+    return longest
 
 
 def make_data(config, tokenizer):
@@ -206,7 +232,8 @@ def make_real_data(config, tokenizer):
     if unit not in ("chars", "tokens"):
         raise ValueError(f"config.data.length_unit must be 'chars' or 'tokens', got {unit!r}")
     pad_id = tokenizer.pad_id if tokenizer.pad_id is not None else 0
-    common = dict(pad_to_multiple=d.get("pad_to_multiple", 64), seq_len=d.get("seq_len"), pad_id=pad_id)
+    common = dict(pad_to_multiple=d.get("pad_to_multiple", 64), seq_len=d.get("seq_len"), pad_id=pad_id,
+                  max_width=None if d.get("seq_len") else _longest_input(d))
     train_examples = tokenize(train_idx, "train")
     train = BatchIterator(
         train_examples, batch_size=d.batch_size, seed=seed, shuffle=True,

@@ -46,6 +46,8 @@ class Plan:
     batch: int = 1
     seq_len: int = 512
     remat: bool = True
+    remat_policy: str = "nothing_saveable"  # with remat: the jax.checkpoint policy (train.remat_policy); compiled steps
+    lora_dropout: float = 0.0  # LoRA dropout on the projections' inputs (compiled steps: its masks cost memory)
     host_optimizer: bool = True
     grad_accum: int = 1  # > 1: optax.MultiSteps keeps a gradient accumulator in the optimizer state
     max_grad_norm: float = 0.0  # > 0: clipping by global norm before AdamW (as the training loop's optimizer)
@@ -135,8 +137,9 @@ def abstract_step(config: ModelConfig, plan: Plan = Plan(), host_offload: bool =
 
     def build():
         model = random_model(config, param_dtype=dtype, on_tensor=hook)
-        apply_lora(model, targets=plan.lora_targets, rank=plan.lora_rank, alpha=16, rngs=nnx.Rngs(1))
-        model.remat = "nothing_saveable" if plan.remat else None
+        apply_lora(model, targets=plan.lora_targets, rank=plan.lora_rank, alpha=16, dropout=plan.lora_dropout,
+                   rngs=nnx.Rngs(params=1, dropout=2))
+        model.remat = plan.remat_policy if plan.remat else None
         if plan.scan_layers:
             stack_layers(model)
         if mesh is not None:

@@ -69,6 +69,10 @@ def make_mesh(data: int = -1, fsdp: int = 1, tensor: int = 1, devices=None) -> M
     """A (data, fsdp, tensor) mesh over all devices; -1 takes what is left."""
     devices = np.asarray(devices if devices is not None else jax.devices())
     sizes = [data, fsdp, tensor]
+    bad = [f"{name}={size!r}" for name, size in zip(AXES, sizes)
+           if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or (size < 1 and size != -1)]
+    if bad:
+        raise ValueError(f"make_mesh: {', '.join(bad)}: an axis size is a positive integer, or -1 for the devices left")
     if sizes.count(-1) > 1:
         raise ValueError("make_mesh: at most one axis may be -1")
     known = int(np.prod([s for s in sizes if s != -1]))
