@@ -76,11 +76,12 @@ class Checkpointer:
         except OSError:
             return []
 
-    def _failed(self, what: str, error: Exception) -> None:
+    def _failed(self, what: str, error: Exception, *, going_on: bool = True) -> None:
         good = self.complete_steps()
+        newest = self.directory / str(good[-1]) if good else "none"
         warnings.warn(f"checkpoint: {what} in {self.directory} failed ({type(error).__name__}: {str(error)[:500]}); "
-                      f"training goes on, the newest complete checkpoint is "
-                      f"{self.directory / str(good[-1]) if good else 'none'}; the next save tries again",
+                      + (f"training goes on, the newest complete checkpoint is {newest}; the next save tries again"
+                         if going_on else f"the newest complete checkpoint is {newest}"),
                       RuntimeWarning, stacklevel=3)
 
     def steps(self) -> list[int]:
@@ -153,13 +154,13 @@ class Checkpointer:
             self.manager.wait_until_finished()
             ok = True
         except Exception as e:  # noqa: BLE001 - reported; the caller decides what a missing final save means
-            self._failed("finishing the last save", e)
+            self._failed("finishing the last save", e, going_on=False)
             ok = False
         try:
             self.manager.close()
         except Exception as e:  # noqa: BLE001
             if ok:
-                self._failed("closing", e)
+                self._failed("closing", e, going_on=False)
             ok = False
         return ok
 
