@@ -35,8 +35,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from shared.model import PRESETS
-from shared.train.data import batch_width
-from shared.train.memory import Plan, compiled_step_memory, lowered_step, plan_memory
+from shared.train.memory import compiled_step_memory, lowered_step, plan_from_config, plan_memory
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "path/to/config.py:VARIANT")
 _JSON = flags.DEFINE_string("json", None, "write the plan here")
@@ -50,19 +49,6 @@ _GPU_KERNELS = flags.DEFINE_enum("gpu_kernels", "pallas_gpu", ["pallas_gpu", "pa
                                  "the fused 4-bit kernels of --compile_for")
 _LOWER = flags.DEFINE_list("lower_for", [], "also lower one step for these platforms (cuda, mosaic_gpu, tpu) from "
                            "this machine and report its fused-kernel calls and fallbacks")
-
-
-def plan_from_config(c) -> Plan:
-    """The plan of the step the training loop runs for config `c`: its storage (model.dtype, default float32 as in
-    the loop), LoRA (dropout included), remat policy, and the widest batch it builds (`batch_width`)."""
-    d, t = c.data, c.train
-    policy = t.get("remat_policy")
-    return Plan(quantize=c.model.get("quantize") or None, double_quant=c.model.get("double_quant", True),
-                storage_dtype=c.model.get("dtype", "float32"), lora_targets=c.lora.targets, lora_rank=c.lora.rank,
-                lora_dropout=float(c.lora.get("dropout", 0.0)), batch=d.batch_size, seq_len=batch_width(d),
-                remat=bool(policy), remat_policy=policy or "nothing_saveable",
-                host_optimizer=bool(t.get("host_optimizer", False)), grad_accum=int(t.get("grad_accum", 1)),
-                max_grad_norm=float(t.get("max_grad_norm", 0.0)), scan_layers=bool(t.get("scan_layers", False)))
 
 
 def main(argv):

@@ -104,7 +104,7 @@ def test_the_plan_of_a_config_is_the_step_the_loop_runs():
     remat policy compiled in; configs that bound their length by max_len/seq_len (QLoRA claim 7's) plan too."""
     from papers.qlora.configs.alpaca_dtypes import get_config as dtypes_config
     from papers.qlora.configs.guanaco import get_config
-    from scripts.plan_memory import plan_from_config
+    from shared.train.memory import plan_from_config
 
     p = plan_from_config(get_config("65b"))
     assert (p.seq_len, p.lora_dropout, p.remat, p.remat_policy, p.storage_dtype) == (

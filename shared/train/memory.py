@@ -32,6 +32,7 @@ from shared.model.hf import path_str
 from shared.model.loading import default_hook, is_projection, quantize_hook, random_model
 from shared.model.stacking import stack_layers
 from shared.model.transformer import Transformer
+from shared.train.data import batch_width
 from shared.train.sharding import batch_spec, layout_modules, placed
 
 
@@ -53,6 +54,19 @@ class Plan:
     max_grad_norm: float = 0.0  # > 0: clipping by global norm before AdamW (as the training loop's optimizer)
     full_finetune: bool = False  # 16-bit full fine-tuning: every parameter trained (the paper's >780 GB baseline)
     scan_layers: bool = False  # the blocks stacked and looped by lax.scan (train.scan_layers): compiled steps only
+
+
+def plan_from_config(c) -> Plan:
+    """The plan of the step the training loop runs for config `c`: its storage (model.dtype, default float32 as in
+    the loop), LoRA (dropout included), remat policy, and the widest batch it builds (`batch_width`)."""
+    d, t = c.data, c.train
+    policy = t.get("remat_policy")
+    return Plan(quantize=c.model.get("quantize") or None, double_quant=c.model.get("double_quant", True),
+                storage_dtype=c.model.get("dtype", "float32"), lora_targets=c.lora.targets, lora_rank=c.lora.rank,
+                lora_dropout=float(c.lora.get("dropout", 0.0)), batch=d.batch_size, seq_len=batch_width(d),
+                remat=bool(policy), remat_policy=policy or "nothing_saveable",
+                host_optimizer=bool(t.get("host_optimizer", False)), grad_accum=int(t.get("grad_accum", 1)),
+                max_grad_norm=float(t.get("max_grad_norm", 0.0)), scan_layers=bool(t.get("scan_layers", False)))
 
 
 def weight_bytes(config: ModelConfig, *, quantize: str | None = "nf4", double_quant: bool = True,
