@@ -72,14 +72,14 @@ def optimizer_in_host_memory(model: Transformer, tx: optax.GradientTransformatio
     return optimizer
 
 
-def step_grad_norm(optimizer: nnx.Optimizer, grads) -> jax.Array:
+def step_grad_norm(optimizer: nnx.Optimizer, grads, own_norm: jax.Array | None = None) -> jax.Array:
     """The global norm of the gradient this micro-batch's update hands the optimizer: its own gradient, or under
     gradient accumulation (`optax.MultiSteps`, `use_grad_mean`) the running mean of the step's micro-batches so far,
     which at a step's last micro-batch is the step's gradient, the one that clipping sees (what Hugging Face's
-    Trainer logs as grad_norm)."""
+    Trainer logs as grad_norm). `own_norm`: this micro-batch's gradient norm, when the caller has it already."""
     state = optimizer.opt_state
     if not isinstance(state, optax.MultiStepsState):
-        return optax.tree.norm(grads)
+        return optax.tree.norm(grads) if own_norm is None else own_norm
     seen = state.mini_step[...].astype(jnp.float32)  # micro-batches of this step before this one
     acc = [a[...] for a in jax.tree.leaves(state.acc_grads, is_leaf=lambda v: isinstance(v, nnx.Variable))]
     new = jax.tree.leaves(grads, is_leaf=lambda v: isinstance(v, nnx.Variable))
@@ -117,8 +117,9 @@ def train_step(model: Transformer, optimizer: nnx.Optimizer, batch: dict, host_o
     (_, metrics), grads = grad_fn(model, batch)
     if host_offload:
         _move_optimizer_state(optimizer, jax.memory.Space.Device)
-    grad_norm = step_grad_norm(optimizer, grads)
-    finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(optax.tree.norm(grads))
+    own_norm = optax.tree.norm(grads)
+    grad_norm = step_grad_norm(optimizer, grads, own_norm)
+    finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(own_norm)
     if skip_nonfinite:
         nnx.cond(finite, _apply, _keep, optimizer, model, grads)
         drawn = nnx.state(model, nnx.RngState)  # and the dropout streams as if this batch had not been drawn
