@@ -131,6 +131,6 @@ def test_qlora_65b_smoke_ends_with_a_sample_answer(tmp_path, data_dir):
     r = launch("qlora_65b.sh", "--smoke", "--workdir", str(workdir), "--data_dir", str(data_dir), timeout=3600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert all(math.isfinite(x) for x in _losses(workdir))
-    evals = _losses(workdir, "eval_loss")  # steps 15 and 30 (the logged training loss is one noisy batch)
+    evals = _losses(workdir, "eval_loss")  # steps 15 and 30 (the logged training loss is one step of two conversations: noisy)
     assert len(evals) == 2 and evals[1] < evals[0]
     assert "### Give three tips for staying healthy." in r.stdout

@@ -57,11 +57,19 @@ def test_loss_falls_and_metrics_are_logged(tmp_path, monkeypatch):
     assert np.mean([r["loss"] for r in rows[-4:]]) < 0.9 * np.mean([r["loss"] for r in rows[:4]])
 
 
-def test_stopped_run_resumes_to_identical_losses(tmp_path, monkeypatch):
+@pytest.mark.parametrize("token_weighted", [False, True])
+def test_stopped_run_resumes_to_identical_losses(tmp_path, monkeypatch, token_weighted):
+    """Also with token-weighted gradient accumulation, whose optimizer state holds a token count."""
     monkeypatch.setenv("WANDB_MODE", "disabled")
-    train(_config(), tmp_path / "full", make_data=_data)
-    train(_config(), tmp_path / "cut", make_data=_data, stop_after=12)  # "killed" after step 12 (last save: 10)
-    train(_config(), tmp_path / "cut", make_data=_data)  # the same command again resumes from step 10
+
+    def config():
+        c = _config(steps=16 if token_weighted else 40)
+        c.train.grad_accum, c.train.token_weighted_accumulation = (2, True) if token_weighted else (1, False)
+        return c
+
+    train(config(), tmp_path / "full", make_data=_data)
+    train(config(), tmp_path / "cut", make_data=_data, stop_after=12)  # "killed" after step 12 (last save: 10)
+    train(config(), tmp_path / "cut", make_data=_data)  # the same command again resumes from step 10
     full = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "full")}
     cut = {}
     for r in read_metrics(tmp_path / "cut"):  # steps 11-12 were logged twice; the resumed values must agree
@@ -208,14 +216,16 @@ class _Without(Synthetic):
         return super().__next__()
 
 
-@pytest.mark.parametrize("accum", [1, 2])
-def test_skipped_batch_leaves_the_run_as_if_it_was_not_there(tmp_path, monkeypatch, accum):
+@pytest.mark.parametrize("accum,weighted", [(1, False), (2, False), (2, True)])
+def test_skipped_batch_leaves_the_run_as_if_it_was_not_there(tmp_path, monkeypatch, accum, weighted):
     """train.skip_nonfinite: a non-finite batch changes neither the adapters nor the optimizer state (nor, under
-    accumulation, the accumulator), and the next batch takes its place: every later loss equals a run on the same
-    data without that batch, bitwise; the logged row counts it. Without the flag the run stops naming the batch."""
+    accumulation, the accumulator and, token-weighted, its token count), and the next batch takes its place: every
+    later loss equals a run on the same data without that batch, bitwise; the logged row counts it. Without the flag
+    the run stops naming the batch."""
     monkeypatch.setenv("WANDB_MODE", "disabled")
     config = _config(steps=5)
     config.train.grad_accum = accum
+    config.train.token_weighted_accumulation = weighted
     config.train.skip_nonfinite = True
     where = rf"step {3 // accum + 1}: loss nan.*micro-batch {3 % accum} .*data position \{{'index': 3\}}"
     with pytest.warns(RuntimeWarning, match=where + ".*skipped"):

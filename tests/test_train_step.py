@@ -115,6 +115,65 @@ def test_accumulation_averages_micro_batch_means():
     assert far > 1e-3
 
 
+def _sgd_step(m, opt, batches, **kw):
+    """The change of the adapters over `batches` (SGD with lr 1: minus the step's gradient) and the metrics."""
+    before = jax.tree.map(np.asarray, nnx.state(m, LoRAParam))
+    out = [train_step(m, opt, b, **kw) for b in batches]
+    return jax.tree.map(lambda b, a: b - np.asarray(a), before, nnx.state(m, LoRAParam)), out
+
+
+def test_token_weighted_accumulation_equals_the_big_batch():
+    """`adamw(..., token_weighted=True)` (TokenWeightedSteps): micro-batches of 2, 8 and 5 trained tokens give the
+    gradient of the three-row batch's token mean, and the step's logged gradient norm is that gradient's."""
+    from shared.train.optim import TokenWeightedSteps
+
+    big = _batch(3, b=3)
+    big["loss_mask"] = big["loss_mask"].at[0, :14].set(False).at[2, :11].set(False)  # 2, 8 and 5 trained tokens
+    rows = [{k: v[i:i + 1] for k, v in big.items()} for i in range(3)]
+    grad = nnx.grad(lambda m, b: loss_fn(m, b)[0], argnums=nnx.DiffState(0, LoRAParam))
+    expected = jax.tree.map(np.asarray, grad(_model(6), big))
+    whole_norm = float(optax.tree.norm(expected))
+    m = _model(6)
+    opt = nnx.Optimizer(m, TokenWeightedSteps(optax.sgd(1.0), 3), wrt=LoRAParam)
+    step, out = _sgd_step(m, opt, rows)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-7), step, expected)
+    np.testing.assert_allclose(float(out[-1]["grad_norm"]), whole_norm, rtol=1e-5)
+    assert [float(o["tokens"]) for o in out] == [2.0, 8.0, 5.0]
+    # the next step starts afresh: one more cycle over the same rows takes a step again (not before the third)
+    mid, _ = _sgd_step(m, opt, rows[:2])
+    assert all(float(np.abs(x).max()) == 0.0 for x in jax.tree.leaves(mid))
+    assert isinstance(adamw(1e-3, accumulation=3, token_weighted=True), TokenWeightedSteps)
+    assert not isinstance(adamw(1e-3, accumulation=1, token_weighted=True), TokenWeightedSteps)
+
+
+def test_token_weighted_accumulation_skips_a_nonfinite_micro_batch():
+    """A micro-batch skipped as non-finite adds neither gradient nor tokens: the step equals the one without it."""
+    from shared.train.optim import TokenWeightedSteps
+
+    big = _batch(4, b=2)
+    big["loss_mask"] = big["loss_mask"].at[0, :13].set(False)
+    rows = [{k: v[i:i + 1] for k, v in big.items()} for i in range(2)]
+    bad = dict(rows[0], input_ids=jnp.full_like(rows[0]["input_ids"], 10**6))  # ids past the vocabulary: NaN
+    grads = []
+    for batches in (rows, [rows[0], bad, rows[1]]):
+        m = _model(7)
+        opt = nnx.Optimizer(m, TokenWeightedSteps(optax.sgd(1.0), 2), wrt=LoRAParam)
+        step, out = _sgd_step(m, opt, batches, skip_nonfinite=True)
+        assert [bool(o["finite"]) for o in out] == [o is not bad for o in batches]
+        grads.append(step)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-9), *grads)
+    assert max(float(np.abs(x).max()) for x in jax.tree.leaves(grads[0])) > 0  # a step was taken
+
+
+def test_step_loss_is_the_loss_the_step_took_the_gradient_of():
+    from shared.train.loop import step_loss
+
+    micro = [(2.0, 2.0), (1.0, 8.0)]
+    assert step_loss(micro, token_weighted=False) == 1.5
+    assert step_loss(micro, token_weighted=True) == (2.0 * 2 + 1.0 * 8) / 10
+    assert step_loss([(0.0, 0.0)], token_weighted=True) == 0.0
+
+
 def test_schedules_match_transformers():
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")

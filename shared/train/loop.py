@@ -8,6 +8,11 @@ Exact resume: the checkpoint holds the adapters, the optimizer state, the dropou
 position and the step, so rerunning the same command after a kill continues with exactly the batches and random
 numbers the uninterrupted run would have used (bitwise on CPU).
 
+Logged every `train.log_every` steps (metrics.jsonl and W&B): `loss`, the logged step's loss (the mean of its
+micro-batches' losses, or under `train.token_weighted_accumulation` their mean over all trained tokens: the loss
+whose gradient the step took, see shared.train.optim); `grad_norm`, that step's gradient before clipping; `lr`;
+`tokens_per_sec`, trained tokens since the previous row; `peak_memory_bytes`; `skipped_batches` when any were.
+
 Devices: with more than one (a multi-GPU machine, a TPU VM, a pod slice after `jax.distributed.initialize`), the
 model, adapters and optimizer state are placed on a (data, fsdp, tensor) mesh over all of them (`config.mesh`;
 default: every device on "data") by `shared.train.sharding`, and each batch is split over it. Every process reads
@@ -41,6 +46,15 @@ from shared.train.compile_cache import cache_dir, compilation_cache
 from shared.train.optim import adamw, schedule, warmup_steps
 from shared.train.sharding import batch_split_problem, make_mesh, placed, shard_batch, shard_model, shard_optimizer
 from shared.train.step import eval_step, offload_optimizer, optimizer_in_host_memory, train_step
+
+
+def step_loss(micro_losses: list[tuple[float, float]], token_weighted: bool) -> float:
+    """A step's loss from its micro-batches' (mean loss, trained tokens): the loss whose gradient the step took,
+    the mean of the micro-batch means, or with token-weighted accumulation the mean over all their tokens."""
+    if token_weighted:
+        total = sum(n for _, n in micro_losses)
+        return sum(loss * n for loss, n in micro_losses) / total if total else 0.0
+    return sum(loss for loss, _ in micro_losses) / len(micro_losses)
 
 
 class Batches(Protocol):
@@ -362,8 +376,9 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
     last: dict = {}
     bar = tqdm(range(start, t.steps), initial=start, total=t.steps, desc="train", unit="step")
     tick, tokens, skipped = time.perf_counter(), 0.0, 0
+    weighted = bool(t.get("token_weighted_accumulation", False))
     for step in bar:
-        metrics, m, in_a_row = {}, 0, 0
+        metrics, m, in_a_row, micro_losses = {}, 0, 0, []
         while m < micro:  # a skipped micro-batch is replaced by the next one: every step has `micro` good ones
             position = batches.state()
             metrics = train_step(model, optimizer, place(next(batches)), host_offload, skip)
@@ -381,11 +396,13 @@ def _train(config, workdir: pathlib.Path, *, make_data, stop_after: int | None) 
                                         "model, not the data, is the likely cause)")
                 continue
             tokens += float(metrics["tokens"])
+            micro_losses.append((loss, float(metrics["tokens"])))
             m, in_a_row = m + 1, 0
         done = step + 1
         if done % t.get("log_every", 10) == 0 or done == t.steps:
             now = time.perf_counter()
-            last = {"loss": float(metrics["loss"]), "lr": float(lr(done)), "grad_norm": float(metrics["grad_norm"]),
+            last = {"loss": step_loss(micro_losses, weighted), "lr": float(lr(done)),
+                    "grad_norm": float(metrics["grad_norm"]),
                     "tokens_per_sec": tokens / max(now - tick, 1e-9), "peak_memory_bytes": _peak_memory()}
             if skipped:
                 last["skipped_batches"] = skipped  # since the previous logged row

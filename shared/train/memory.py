@@ -6,7 +6,7 @@ Components (bytes):
   adapters       LoRA A and B (float32);
   gradients      one float32 gradient per adapter parameter;
   optimizer      AdamW's two float32 moments per adapter parameter, and under gradient accumulation
-                 (`grad_accum` > 1, optax.MultiSteps as the training loop) the running sum of gradients (on the
+                 (`grad_accum` > 1, as the training loop) the running mean of the step's gradients (on the
                  device, or under `host_optimizer`, in host memory: reported in `host_components` and not counted in
                  the device total);
   activations    what the backward pass keeps: with rematerialisation each block's input [B, T, dim] plus one
@@ -50,7 +50,8 @@ class Plan:
     remat_policy: str = "nothing_saveable"  # with remat: the jax.checkpoint policy (train.remat_policy); compiled steps
     lora_dropout: float = 0.0  # LoRA dropout on the projections' inputs (compiled steps: its masks cost memory)
     host_optimizer: bool = True
-    grad_accum: int = 1  # > 1: optax.MultiSteps keeps a gradient accumulator in the optimizer state
+    grad_accum: int = 1  # > 1: a gradient accumulator in the optimizer state (optax.MultiSteps / TokenWeightedSteps)
+    token_weighted: bool = False  # train.token_weighted_accumulation (the same bytes; the compiled step's optimizer)
     max_grad_norm: float = 0.0  # > 0: clipping by global norm before AdamW (as the training loop's optimizer)
     full_finetune: bool = False  # 16-bit full fine-tuning: every parameter trained (the paper's >780 GB baseline)
     scan_layers: bool = False  # the blocks stacked and looped by lax.scan (train.scan_layers): compiled steps only
@@ -66,7 +67,8 @@ def plan_from_config(c) -> Plan:
                 lora_dropout=float(c.lora.get("dropout", 0.0)), batch=d.batch_size, seq_len=batch_width(d),
                 remat=bool(policy), remat_policy=policy or "nothing_saveable",
                 host_optimizer=bool(t.get("host_optimizer", False)), grad_accum=int(t.get("grad_accum", 1)),
-                max_grad_norm=float(t.get("max_grad_norm", 0.0)), scan_layers=bool(t.get("scan_layers", False)))
+                max_grad_norm=float(t.get("max_grad_norm", 0.0)), scan_layers=bool(t.get("scan_layers", False)),
+                token_weighted=bool(t.get("token_weighted_accumulation", False)))
 
 
 def weight_bytes(config: ModelConfig, *, quantize: str | None = "nf4", double_quant: bool = True,
@@ -120,7 +122,7 @@ def plan_memory(config: ModelConfig, plan: Plan = Plan()) -> dict:
                                                      targets=plan.lora_targets, rank=plan.lora_rank, alpha=16))
         trainable = count_trainable(abstract)[0]
         adapters, grad_item = 4 * trainable, 4
-    accumulator = grad_item * trainable if plan.grad_accum > 1 else 0  # MultiSteps' running sum of gradients
+    accumulator = grad_item * trainable if plan.grad_accum > 1 else 0  # the running mean of the gradients
     components = {"base_weights": weights, "adapters": adapters, "gradients": grad_item * trainable,
                   "optimizer": 8 * trainable + accumulator, "activations": activation_bytes(config, plan)}
     host = {}
@@ -158,7 +160,8 @@ def abstract_step(config: ModelConfig, plan: Plan = Plan(), host_offload: bool =
             stack_layers(model)
         if mesh is not None:
             layout_modules(model, mesh)
-        tx = adamw(1e-4, max_grad_norm=plan.max_grad_norm, accumulation=plan.grad_accum)  # the loop's optimizer
+        tx = adamw(1e-4, max_grad_norm=plan.max_grad_norm, accumulation=plan.grad_accum,  # the loop's optimizer
+                   token_weighted=plan.token_weighted)
         optimizer = nnx.Optimizer(model, tx, wrt=LoRAParam)
         return model, optimizer
 

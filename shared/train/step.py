@@ -16,6 +16,7 @@ from flax import nnx
 
 from shared.lora import LoRAParam
 from shared.model.transformer import Transformer
+from shared.train.optim import TokenWeightedState, accumulate_token_weighted
 
 
 def masked_cross_entropy(logits: jax.Array, targets: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -72,29 +73,37 @@ def optimizer_in_host_memory(model: Transformer, tx: optax.GradientTransformatio
     return optimizer
 
 
-def step_grad_norm(optimizer: nnx.Optimizer, grads, own_norm: jax.Array | None = None) -> jax.Array:
+def step_grad_norm(optimizer: nnx.Optimizer, grads, own_norm: jax.Array | None = None,
+                   tokens: jax.Array | None = None) -> jax.Array:
     """The global norm of the gradient this micro-batch's update hands the optimizer: its own gradient, or under
-    gradient accumulation (`optax.MultiSteps`, `use_grad_mean`) the running mean of the step's micro-batches so far,
-    which at a step's last micro-batch is the step's gradient, the one that clipping sees (what Hugging Face's
-    Trainer logs as grad_norm). `own_norm`: this micro-batch's gradient norm, when the caller has it already."""
+    gradient accumulation the step's accumulated gradient so far with this micro-batch's taken in (the running
+    mean of its micro-batches, `optax.MultiSteps` with `use_grad_mean`, or their token-weighted mean,
+    `TokenWeightedSteps`, for which `tokens` is this micro-batch's trained tokens), which at a step's last
+    micro-batch is the step's gradient, the one that clipping sees (what Hugging Face's Trainer logs as
+    grad_norm). `own_norm`: this micro-batch's gradient norm, when the caller has it already."""
     state = optimizer.opt_state
-    if not isinstance(state, optax.MultiStepsState):
+    is_var = lambda v: isinstance(v, nnx.Variable)
+    if not isinstance(state, (optax.MultiStepsState, TokenWeightedState)):
         return optax.tree.norm(grads) if own_norm is None else own_norm
-    seen = state.mini_step[...].astype(jnp.float32)  # micro-batches of this step before this one
-    acc = [a[...] for a in jax.tree.leaves(state.acc_grads, is_leaf=lambda v: isinstance(v, nnx.Variable))]
-    new = jax.tree.leaves(grads, is_leaf=lambda v: isinstance(v, nnx.Variable))
-    new = [g[...] if isinstance(g, nnx.Variable) else g for g in new]
+    acc = [a[...] for a in jax.tree.leaves(state.acc_grads, is_leaf=is_var)]
+    new = [g[...] if is_var(g) else g for g in jax.tree.leaves(grads, is_leaf=is_var)]
     if len(acc) != len(new):
         raise ValueError(f"step_grad_norm: {len(new)} gradient arrays against {len(acc)} accumulators")
+    if isinstance(state, TokenWeightedState):
+        return optax.tree.norm(accumulate_token_weighted(acc, state.acc_tokens[...], new, tokens)[0])
+    seen = state.mini_step[...].astype(jnp.float32)  # micro-batches of this step before this one
     return optax.tree.norm([a + (g.astype(a.dtype) - a) / (seen + 1.0) for a, g in zip(acc, new)])
 
 
-def _apply(optimizer: nnx.Optimizer, model: Transformer, grads) -> None:
-    optimizer.update(model, grads)
+def _apply(optimizer: nnx.Optimizer, model: Transformer, grads, tokens) -> None:
+    if isinstance(optimizer.opt_state, TokenWeightedState):
+        optimizer.update(model, grads, tokens=tokens)
+    else:
+        optimizer.update(model, grads)
 
 
-def _keep(optimizer: nnx.Optimizer, model: Transformer, grads) -> None:
-    del optimizer, model, grads
+def _keep(optimizer: nnx.Optimizer, model: Transformer, grads, tokens) -> None:
+    del optimizer, model, grads, tokens
 
 
 @nnx.jit(static_argnames=("host_offload", "skip_nonfinite"), donate_argnames=("model", "optimizer"))
@@ -118,14 +127,14 @@ def train_step(model: Transformer, optimizer: nnx.Optimizer, batch: dict, host_o
     if host_offload:
         _move_optimizer_state(optimizer, jax.memory.Space.Device)
     own_norm = optax.tree.norm(grads)
-    grad_norm = step_grad_norm(optimizer, grads, own_norm)
+    grad_norm = step_grad_norm(optimizer, grads, own_norm, metrics["tokens"])
     finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(own_norm)
     if skip_nonfinite:
-        nnx.cond(finite, _apply, _keep, optimizer, model, grads)
+        nnx.cond(finite, _apply, _keep, optimizer, model, grads, metrics["tokens"])
         drawn = nnx.state(model, nnx.RngState)  # and the dropout streams as if this batch had not been drawn
         nnx.update(model, jax.tree.map(lambda old, new: jnp.where(finite, new, old), rngs_before, drawn))
     else:
-        _apply(optimizer, model, grads)
+        _apply(optimizer, model, grads, metrics["tokens"])
     if host_offload:
         _move_optimizer_state(optimizer, jax.memory.Space.Host)
     return {**metrics, "grad_norm": grad_norm, "finite": finite}

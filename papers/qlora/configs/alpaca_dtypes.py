@@ -96,7 +96,7 @@ def get_config(arg: str = "nf4dq") -> ml_collections.ConfigDict:
         steps=20, lr=1e-3, schedule="constant_with_warmup", warmup_ratio=0.03, adam_b1=0.9, adam_b2=0.999, adam_eps=1e-8,
         weight_decay=0.0, max_grad_norm=0.3, grad_accum=1, remat_policy=None, host_optimizer=False,
         log_every=5, eval_every=10**9, checkpoint_every=10**9, keep_checkpoints=1, skip_nonfinite=False,
-        scan_layers=False))
+        scan_layers=False, token_weighted_accumulation=False))
     # eval_every / checkpoint_every: the loop evaluates and saves at the last step anyway
 
     if arg == "tiny":  # random weights cannot read text: synthetic batches (shared.train.data.SyntheticBatches)

@@ -15,13 +15,15 @@ Variants:
                      dozen steps of the OASST1 sample in the data folder (oa_questions: 953 OASST1 validation
                      conversations with their rank-0 replies). CPU: 8 min alone, 20 min on a shared 2-core
                      CPU (measured). Expected result: the eval loss falls (measured 3.04 at step 15, 2.90 at
-                     step 30; the logged training loss is one noisy batch per row); a sample answer at the end
+                     step 30; the logged training loss is one step's two conversations per row); a sample answer at the end
                      (experiments/qlora_65b.sh --smoke).
   tiny               A random tiny LLaMA in NF4 and a few steps: under a minute on a CPU, for tests.
 
 What the scripts fix, all sizes: NF4 + double quantization, bf16 compute, LoRA r=64, alpha=16 on all linear layers,
 constant schedule (`--warmup_ratio 0.03` is passed, but HF's "constant" ignores warmup, so none is in effect; ours
-behaves the same), AdamW beta2 0.999, no weight decay, max grad norm 0.3, batch 1 x 16 accumulation,
+behaves the same), AdamW beta2 0.999, no weight decay, max grad norm 0.3, batch 1 x 16 accumulation (each
+conversation weighing the same, as the Trainer of 2023 that they ran;
+`--config.train.token_weighted_accumulation=True` weighs them by trained tokens, as transformers >= 4.46 does),
 1875 steps, source length 16 / target length 512, group by length, gradient checkpointing, seed 0, data seed 42,
 evaluation every 187 steps. They differ in: lr 2e-4 (7B, 13B) / 1e-4 (33B, 65B); LoRA dropout 0.1 (7B) / 0.05
 (13B, 33B, 65B: the 13B script says 0.05); checkpoint every 500 (7B, 13B) / 200 (33B, 65B) steps.
@@ -84,7 +86,7 @@ def get_config(arg: str = "smoke") -> ml_collections.ConfigDict:
         steps=1875, lr=2e-4, schedule="constant", warmup_ratio=0.03, adam_b1=0.9, adam_b2=0.999, adam_eps=1e-8,
         weight_decay=0.0, max_grad_norm=0.3, grad_accum=16, remat_policy="nothing_saveable", host_optimizer=True,
         log_every=10, eval_every=187, checkpoint_every=500, keep_checkpoints=40, skip_nonfinite=False,
-        scan_layers=False))
+        scan_layers=False, token_weighted_accumulation=False))
 
     if arg in SIZES:
         s = SIZES[arg]
