@@ -84,7 +84,7 @@ def _summary(values: list[int]) -> dict:
 def compute_stats(args) -> dict:
     """The statistics as a JSON-able dict. Raises DataError/TokenizeError on bad input (without skipping)."""
     from shared.data import read_dataset, render
-    from shared.data.templates import TemplateError, get_template
+    from shared.data.templates import TemplateError
     from shared.data.tokenize import REASON_TEMPLATE, SegmentTokenizer, TokenizeError, TokenizeReport
 
     template = args.template or DEFAULT_TEMPLATES[args.format]
@@ -92,8 +92,9 @@ def compute_stats(args) -> dict:
     reader = read_dataset(args.format, args.path, on_error=args.on_error, limit=args.limit)
     conversations = list(reader)  # malformed input fails here, before the tokenizer is built
     tokenizer = load_tokenizer(args.model)
-    tok = SegmentTokenizer(tokenizer, eos_text=get_template(template).eos, source_max_len=args.source_max_len,
-                           target_max_len=args.target_max_len, max_len=args.max_len, where=str(args.path))
+    tok = SegmentTokenizer.for_template(tokenizer, template, source_max_len=args.source_max_len,
+                                        target_max_len=args.target_max_len, max_len=args.max_len,
+                                        where=str(args.path))
     report = TokenizeReport()
     turns, pending = [], []
     for conv in conversations:

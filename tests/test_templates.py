@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.data import TEMPLATE_NAMES, Conversation, Segment, TemplateError, Turn, read_dataset, render, render_prompt
+from shared.data.templates import get_template
 
 STANFORD_INPUT = ("Below is an instruction that describes a task, paired with an input that provides further "
                   "context. Write a response that appropriately completes the request.\n\n### Instruction:\n"
@@ -88,6 +89,20 @@ def test_alpaca_lora_adds_newline_after_response_and_trains_on_inputs_by_default
     assert render_prompt("alpaca_lora", conv(("user", "Name a primary colour."))).endswith("### Response:\n")
 
 
+def test_qlora_alpaca_is_qlora_pys_prompt_with_the_response_masked():
+    """artidoro/qlora ALPACA_PROMPT_DICT: Stanford's prompts with a space after "### Response:"; the reply and
+    EOS trained, the prompt not (train_on_source=False); tokenized source and target apart."""
+    segments = render("qlora_alpaca", ALPACA_INPUT)
+    assert joined(segments) == (
+        "Below is an instruction that describes a task, paired with an input that provides further context. "
+        "Write a response that appropriately completes the request.\n\n### Instruction:\nTranslate to French.\n\n"
+        "### Input:\nGood morning\n\n### Response: Bonjour</s>")
+    assert trained(segments) == "Bonjour</s>"
+    assert render_prompt("qlora_alpaca", conv(("user", "Name a primary colour."))).endswith("### Response: ")
+    assert get_template("qlora_alpaca").separate_source_target
+    assert not any(get_template(n).separate_source_target for n in TEMPLATE_NAMES if n != "qlora_alpaca")
+
+
 def test_alpaca_without_meta_uses_the_whole_user_turn_as_instruction():
     conversation = conv(("user", "Say hi.\n\nplease"), ("assistant", "Hi"))
     assert "### Instruction:\nSay hi.\n\nplease\n\n### Response:Hi</s>" in joined(render("alpaca", conversation))
@@ -95,7 +110,7 @@ def test_alpaca_without_meta_uses_the_whole_user_turn_as_instruction():
     assert "### Input:" not in joined(render("alpaca", stale))  # meta no longer matches the turn: not used
 
 
-@pytest.mark.parametrize("name", ["alpaca", "alpaca_lora", "e2e"])
+@pytest.mark.parametrize("name", ["alpaca", "alpaca_lora", "qlora_alpaca", "e2e"])
 def test_single_turn_templates_reject_multi_turn_and_system(name):
     with pytest.raises(TemplateError):
         render(name, TWO_EXCHANGES)
@@ -214,6 +229,7 @@ def test_alpaca_templates_on_real_alpaca_records(data_dir):
         prompt = (STANFORD_INPUT if example.get("input", "") != "" else STANFORD_NO_INPUT).format_map(example)
         assert joined(render("alpaca", conversation)) == prompt + example["output"] + "</s>"
         assert joined(render("alpaca_lora", conversation)) == prompt + "\n" + example["output"] + "</s>"
+        assert joined(render("qlora_alpaca", conversation)) == prompt + " " + example["output"] + "</s>"
     assert reader.report.yielded == 4998
 
 
@@ -251,6 +267,7 @@ REPLY_TRAINED = {  # what the source trains on, given the replies (train_on_prom
     "guanaco_eval": lambda replies: "".join(" " + r for r in replies) + "</s>",
     "alpaca": lambda replies: replies[0] + "</s>",
     "alpaca_lora": lambda replies: replies[0] + "</s>",
+    "qlora_alpaca": lambda replies: replies[0] + "</s>",
     "e2e": lambda replies: " " + replies[0] + "<|endoftext|>",
 }
 
@@ -258,7 +275,7 @@ REPLY_TRAINED = {  # what the source trains on, given the replies (train_on_prom
 @settings(max_examples=60, deadline=None)
 @given(conversation=conversations(), name=st.sampled_from(TEMPLATE_NAMES))
 def test_template_invariants(conversation, name):
-    if name in ("alpaca", "alpaca_lora", "e2e"):  # single-exchange templates without a system slot
+    if name in ("alpaca", "alpaca_lora", "qlora_alpaca", "e2e"):  # single exchange, no system slot
         conversation = Conversation(tuple(t for t in conversation.turns if t.role != "system")[:2], "test", 0)
     segments = render(name, conversation, train_on_prompt=False)
     assert all(s.text for s in segments)

@@ -24,7 +24,12 @@ import sentencepiece as spm
 
 from shared.data import Conversation, Segment, Turn, read_dataset, render
 from shared.data.batching import BatchIterator, length_grouped_indices, pack_rows, segment_ids_from_positions
-from shared.data.templates import STANFORD_PROMPT_INPUT, STANFORD_PROMPT_NO_INPUT
+from shared.data.templates import (
+    QLORA_PROMPT_INPUT,
+    QLORA_PROMPT_NO_INPUT,
+    STANFORD_PROMPT_INPUT,
+    STANFORD_PROMPT_NO_INPUT,
+)
 from shared.data.tokenize import (
     REASON_NOTHING_TRAINED,
     REASON_TEMPLATE,
@@ -54,8 +59,14 @@ def smol():
 
 
 @pytest.fixture(scope="module")
-def sp_tokenizers(tmp_path_factory):
+def sp_tokenizers(sp_model):
     """A tiny LLaMA-style SentencePiece model (BOS 1, EOS 2 "</s>"), loaded non-legacy and legacy."""
+    return {legacy: Tokenizer.from_sentencepiece(sp_model, config={"legacy": legacy}) for legacy in (False, True)}
+
+
+@pytest.fixture(scope="module")
+def sp_model(tmp_path_factory):
+    """The .model file of a tiny LLaMA-style SentencePiece BPE (BOS 1, EOS 2 "</s>", byte fallback)."""
     rng = random.Random(0)
     words = "the quick brown fox jumps over lazy dog hello world assistant user reply ### : good".split()
     lines = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) + f" {n}." for n in range(300)]
@@ -64,8 +75,7 @@ def sp_tokenizers(tmp_path_factory):
         sentence_iterator=iter(lines), model_prefix=str(prefix), model_type="bpe", vocab_size=400,
         byte_fallback=True, character_coverage=1.0, normalization_rule_name="identity",
         remove_extra_whitespaces=False, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2)
-    model = prefix.with_suffix(".model")
-    return {legacy: Tokenizer.from_sentencepiece(model, config={"legacy": legacy}) for legacy in (False, True)}
+    return prefix.with_suffix(".model")
 
 
 def conv(*turns, meta=None, index=0):
@@ -150,6 +160,63 @@ def test_sentencepiece_ids_equal_the_whole_string(sp_tokenizers, legacy):
         assert example.ids.tolist() == whole_string_ids(tok, segments, "</s>")
         assert example.ids[0] == tok.bos_id and not example.loss_mask[0]
         assert example.ids.tolist().count(tok.eos_id) == sum(s.special for s in segments)
+
+
+def _qlora_collator(encode, bos, eos, conversation, source_max_len=None, target_max_len=None):
+    """artidoro/qlora DataCollatorForCausalLM on an Alpaca record, written from its description: source =
+    bos + ALPACA_PROMPT_DICT prompt ("### Response: "), target = output + eos, each tokenized in its own call
+    without special tokens and cut to its limit; the source masked. `encode(text)`: ids, special tokens matched."""
+    prompt = (QLORA_PROMPT_INPUT if conversation.meta["input"] else QLORA_PROMPT_NO_INPUT).format_map(
+        conversation.meta)
+    assert prompt.endswith("### Response: ")
+    source = encode(bos + prompt)[:source_max_len]
+    target = encode(conversation.turns[-1].content + eos)[:target_max_len]
+    return source + target, [False] * len(source) + [True] * len(target)
+
+
+def test_qlora_alpaca_follows_qlora_collator(smol, data_dir):
+    """`qlora_alpaca` on real Alpaca records: the ids and mask of QLoRA's collator (source and target tokenized
+    apart, so the prompt's trailing space stays its own token), truncation included; Stanford's whole-string
+    tokenization (`alpaca`) differs from it at the boundary."""
+    conversations = list(read_dataset("alpaca", data_dir / ALPACA, limit=60))
+    examples, report = tokenize_conversations(conversations, "qlora_alpaca", smol, add_bos=True,
+                                              source_max_len=64, target_max_len=48)
+    assert report.kept == len(examples) == 60
+    bos = smol.decode([smol.bos_id], skip_special_tokens=False)
+    for c, example in zip(conversations, examples):
+        ids, train = _qlora_collator(lambda t: smol.encode(t, add_bos=False), bos, "<|im_end|>", c, 64, 48)
+        assert example.ids.tolist() == ids
+        assert example.loss_mask.tolist() == [False] + train[1:]
+    assert report.truncated > 5 and report.source_tokens_dropped > 0 and report.target_tokens_dropped > 0
+    whole, _ = tokenize_conversations(conversations, "alpaca", smol)
+    assert sum(len(a.ids) != len(b.ids) or (a.ids != b.ids).any() for a, b in zip(whole, examples)) > 50
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_qlora_alpaca_equals_transformers_llama_tokenizer(sp_model, tmp_path, legacy):
+    """The same against transformers' LlamaTokenizer itself (the tokenizer class of QLoRA's LLaMA runs) on a
+    SentencePiece model: QLoRA's collator over its ids, legacy and not; the target starts with its own "▁"."""
+    transformers = pytest.importorskip("transformers")
+    from shared.data.alpaca import join_instruction
+    from shared.model.tokenizer import load_tokenizer
+
+    (tmp_path / "tokenizer.model").write_bytes(sp_model.read_bytes())
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "LlamaTokenizer",
+                                                                 "legacy": legacy, "add_bos_token": True}))
+    hf = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    ours = load_tokenizer(tmp_path)
+    for i, (instruction, input_text, output) in enumerate([("hello world", "", "the quick fox 12."),
+                                                            ("good dog", "lazy dog", " jumps over"),
+                                                            ("reply ###", "", "### : good")]):
+        c = Conversation((Turn("user", join_instruction(instruction, input_text)), Turn("assistant", output)),
+                         "alpaca", i, {"instruction": instruction, "input": input_text, "output": output})
+        ids, train = _qlora_collator(lambda t: hf(t, add_special_tokens=False)["input_ids"], hf.bos_token,
+                                     hf.eos_token, c)
+        example = SegmentTokenizer.for_template(ours, "qlora_alpaca").tokenize(render("qlora_alpaca", c))
+        assert example.ids.tolist() == ids, (legacy, i)
+        assert example.loss_mask.tolist() == [False] + train[1:]
+        n_source = train.index(True)
+        assert hf.convert_ids_to_tokens(ids[n_source]).startswith("▁")
 
 
 def test_chatml_special_tokens_and_unknown_special(smol):

@@ -22,6 +22,11 @@ turn's ``train``) is true.
 * ``alpaca_lora``: tloen/alpaca-lora ``templates/alpaca.json``, the same prompts with "\\n" after
   "### Response:"; ``finetune.py`` appends the eos *id* after tokenizing prompt + output (spelled "</s>"
   here), and trains on the prompt by default (``train_on_inputs=True``).
+* ``qlora_alpaca``: artidoro/qlora ``qlora.py`` on Alpaca-format data: ``ALPACA_PROMPT_DICT``, Stanford's
+  prompts with a space after "### Response:", as the source (``input``) and the output + ``eos_token`` as the
+  target; prompt masked (``train_on_source=False``). Its ``DataCollatorForCausalLM`` tokenizes source and target
+  in separate calls (``separate_source_target``: the tokenizer encodes each side on its own, see
+  ``shared.data.tokenize``).
 * ``vicuna_v1.1``: lm-sys/FastChat ``conversation.py`` (system message, roles USER/ASSISTANT,
   ``ADD_COLON_TWO``, sep " ", sep2 "</s>"); ``train/train.py`` trains on the replies and "</s>" only.
 * ``guanaco``: the ``text`` of timdettmers/openassistant-guanaco, ``### Human: q### Assistant: a`` with
@@ -58,6 +63,8 @@ STANFORD_PROMPT_NO_INPUT = (
 )
 ALPACA_LORA_PROMPT_INPUT = STANFORD_PROMPT_INPUT + "\n"
 ALPACA_LORA_PROMPT_NO_INPUT = STANFORD_PROMPT_NO_INPUT + "\n"
+QLORA_PROMPT_INPUT = STANFORD_PROMPT_INPUT + " "
+QLORA_PROMPT_NO_INPUT = STANFORD_PROMPT_NO_INPUT + " "
 VICUNA_SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. "
                  "The assistant gives helpful, detailed, and polite answers to the user's questions.")
 GUANACO_EVAL_SYSTEM = ("A chat between a curious human and an artificial intelligence assistant. "
@@ -89,6 +96,7 @@ class Template:
     eos_only_at_end = False  # the end marker follows the last reply only
     assistant_header: tuple[Piece, ...] = ()  # the generation slot, before each reply
     after_assistant: tuple[Piece, ...] = ()  # untrained text after each reply's end marker
+    separate_source_target = False  # the source tokenizes the untrained text and the trained text separately
 
     def system(self, text: str) -> list[Piece]:
         raise TemplateError(f"template {self.name!r} has no place for a system turn")
@@ -156,6 +164,11 @@ class _AlpacaLora(_Alpaca):
     prompt_input, prompt_no_input = ALPACA_LORA_PROMPT_INPUT, ALPACA_LORA_PROMPT_NO_INPUT
 
 
+class _QLoRAAlpaca(_Alpaca):
+    prompt_input, prompt_no_input = QLORA_PROMPT_INPUT, QLORA_PROMPT_NO_INPUT
+    separate_source_target = True
+
+
 class _Vicuna(Template):
     name, eos, default_system = "vicuna_v1.1", LLAMA_EOS, VICUNA_SYSTEM
     assistant_header = (("ASSISTANT:", False),)
@@ -215,6 +228,7 @@ TEMPLATES: dict[str, Template] = {
     t.name: t for t in (
         _Alpaca("alpaca", "### Response:", train_on_prompt=False),
         _AlpacaLora("alpaca_lora", "### Response:\n", train_on_prompt=True),
+        _QLoRAAlpaca("qlora_alpaca", "### Response: ", train_on_prompt=False),
         _Vicuna(), _Guanaco(), _GuanacoEval(), _ChatML(), _E2E(),
     )
 }

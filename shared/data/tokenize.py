@@ -38,10 +38,16 @@ tokenizes the whole conversation), with the loss boundaries placed where the seg
   counts the BOS/EOS/PAD ids produced that way, and ``unknown_tokens`` the UNK ids (text the tokenizer
   cannot represent).
 
-QLoRA's ``DataCollatorForCausalLM`` instead tokenizes source and target separately. For its OASST1 data
-(``input=''``, ``output=text``: the ``guanaco`` template trains on everything, so the source is just BOS)
-the two agree; for Alpaca-style data under QLoRA a LLaMA tokenizer would put an extra "▁" at the start
-of the target, which the whole-string tokenization here does not (it follows Stanford Alpaca).
+QLoRA's ``DataCollatorForCausalLM`` instead tokenizes source (``bos + input``) and target
+(``output + eos``) in two calls. For its OASST1 data (``input=''``, ``output=text``: the ``guanaco`` template
+trains on everything, so the source is just BOS) the two agree. For Alpaca-style data they differ at the
+boundary (a LLaMA tokenizer puts a "▁" at the start of the target; a byte-level BPE cannot merge the
+prompt's trailing space into the reply's first word), so a template that says so
+(``separate_source_target``: ``qlora_alpaca``) is tokenized with ``split_at_train``: a change of the
+``train`` flag ends a run, and the next run is encoded on its own, as a separate call would encode it
+(``SegmentTokenizer.for_template`` sets this from the template). The collator writes BOS as text at the start
+of the source (``f"{bos_token}{input}"``), so there the first run is encoded as text after a special token
+(for a non-legacy LLaMA tokenizer: no "▁" before the prompt's first word).
 
 **Truncation** (each limit optional; ``None`` = no limit):
 
@@ -203,7 +209,7 @@ class SegmentTokenizer:
 
     def __init__(self, tokenizer, *, eos_text: str | None = None, add_bos: bool | None = None,
                  source_max_len: int | None = None, target_max_len: int | None = None,
-                 max_len: int | None = None, where: str = "") -> None:
+                 max_len: int | None = None, where: str = "", split_at_train: bool = False) -> None:
         for name, value in (("source_max_len", source_max_len), ("target_max_len", target_max_len),
                             ("max_len", max_len)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -211,7 +217,7 @@ class SegmentTokenizer:
         if max_len is not None and max_len < 2:
             raise ValueError(f"max_len must be at least 2 (one input and one target), got {max_len}")
         self.tokenizer = tokenizer
-        self.eos_text, self.where = eos_text, where
+        self.eos_text, self.where, self.split_at_train = eos_text, where, split_at_train
         self.add_bos = tokenizer.add_bos if add_bos is None else bool(add_bos)
         if self.add_bos and tokenizer.bos_id is None:
             raise TokenizeError(f"{tokenizer.source}: BOS is to be added but the tokenizer has no BOS token")
@@ -220,6 +226,13 @@ class SegmentTokenizer:
         self._anchor: tuple[str, int] | None = None
         self._named = {i for i in (tokenizer.bos_id, tokenizer.eos_id, tokenizer.pad_id) if i is not None}
         self._unk = tokenizer.unk_id
+
+    @classmethod
+    def for_template(cls, tokenizer, template: str, **kwargs) -> SegmentTokenizer:
+        """A SegmentTokenizer for text rendered by `template`: its end-of-sequence spelling, and separate
+        source/target encoding where the template's source did that."""
+        t = get_template(template)
+        return cls(tokenizer, eos_text=t.eos, split_at_train=t.separate_source_target, **kwargs)
 
     # -- low level --------------------------------------------------------------------------------------
 
@@ -303,8 +316,11 @@ class SegmentTokenizer:
                     close_run()
                     plan.append(("special", self.special_id(segment.text), segment.train))
                     continue
-                if not run:  # a run starts after a special token, or at the start of the text
-                    after_special = bool(plan)
+                if run and self.split_at_train and segment.train != run[-1].train:
+                    close_run()  # encoded on its own, as a separate call encodes it
+                if not run:  # a run starts after a special token, at the start, or (split) at a train change
+                    after_special = (plan[-1][0] == "special" if plan
+                                     else self.split_at_train and self.add_bos)  # QLoRA: bos_token + text
                 run.append(segment)
             close_run()
             plans.append(plan)
@@ -423,9 +439,8 @@ def tokenize_conversations(
     ``where``, the record and the template) or, with ``on_error="skip"``, is skipped and counted."""
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    tok = SegmentTokenizer(tokenizer, eos_text=get_template(template).eos, add_bos=add_bos,
-                           source_max_len=source_max_len, target_max_len=target_max_len, max_len=max_len,
-                           where=where)
+    tok = SegmentTokenizer.for_template(tokenizer, template, add_bos=add_bos, source_max_len=source_max_len,
+                                        target_max_len=target_max_len, max_len=max_len, where=where)
     report = TokenizeReport()
     examples: list[TokenizedExample] = []
     pending: list[tuple[Conversation, list[Segment]]] = []
