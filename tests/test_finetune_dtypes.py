@@ -28,7 +28,7 @@ def test_variants_set_the_base_type():
         c = get_config(variant)
         assert (c.model.quantize, c.model.double_quant) == (qtype, dq)
         assert c.model.source == "smollm2-135m-instruct" and c.lora.targets == "all"
-        assert c.data.template == "alpaca" and c.data.seed == 42
+        assert c.data.template == "qlora_alpaca" and c.data.seed == 42 and c.train.schedule == "constant"
     c = run_config("fp4", 3, steps=7, tiny=True)
     assert (c.model.quantize, c.model.double_quant, c.seed, c.train.steps) == ("fp4", False, 3, 7)
     with pytest.raises(ValueError, match="unknown variant"):
