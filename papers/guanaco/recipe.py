@@ -126,11 +126,10 @@ def _equal(paper: Any, ours: Any) -> bool:
 
 def effective_warmup_steps(config) -> int:
     """Optimizer steps whose learning rate is below the peak under our schedule, as the training loop builds it."""
-    from shared.train.optim import schedule, warmup_steps
+    from shared.train.optim import schedule_from_config
 
     t = config.train
-    lr = schedule(t.schedule, t.lr, t.steps, warmup_steps(t.steps, t.get("warmup_ratio", 0.0), t.get("warmup_steps")))
-    values = np.asarray(lr(np.arange(t.steps)))
+    values = np.asarray(schedule_from_config(t)(np.arange(t.steps)))
     return int(np.sum(values < t.lr * (1 - 1e-6)))
 
 

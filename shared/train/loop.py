@@ -43,7 +43,7 @@ from shared.model.stacking import is_stacked, stack_layers, unstack_layers
 from shared.tracking import Tracker
 from shared.train.checkpoint import Checkpointer, abstract
 from shared.train.compile_cache import cache_dir, compilation_cache
-from shared.train.optim import adamw, schedule, warmup_steps
+from shared.train.optim import adamw, schedule_from_config
 from shared.train.sharding import batch_split_problem, make_mesh, placed, shard_batch, shard_model, shard_optimizer
 from shared.train.step import eval_step, offload_optimizer, optimizer_in_host_memory, train_step
 
@@ -152,7 +152,7 @@ def make_optimizer(model, config, in_host_memory: bool = False):
     """The optimizer and its learning-rate schedule, as `config.train` says; `in_host_memory`: its state made
     straight in host memory (`optimizer_in_host_memory`: a model on one device under `train.host_optimizer`)."""
     t = config.train
-    lr = schedule(t.schedule, t.lr, t.steps, warmup_steps(t.steps, t.get("warmup_ratio", 0.0), t.get("warmup_steps")))
+    lr = schedule_from_config(t)
     tx = adamw(lr, b1=t.get("adam_b1", 0.9), b2=t.get("adam_b2", 0.999), eps=t.get("adam_eps", 1e-8),
                weight_decay=t.get("weight_decay", 0.0), max_grad_norm=t.get("max_grad_norm", 0.0),
                accumulation=t.get("grad_accum", 1))

@@ -37,9 +37,19 @@ def warmup_steps(total_steps: int, warmup_ratio: float = 0.0, warmup: int | None
     return int(warmup) if warmup else int(math.ceil(warmup_ratio * total_steps))
 
 
+def _applied_warmup(kind: str, warmup: int) -> int:
+    return 0 if kind == "constant" else warmup  # transformers' get_scheduler("constant") takes no warmup
+
+
 def effective_warmup(kind: str, total_steps: int, warmup_ratio: float = 0.0, warmup: int | None = None) -> int:
     """The warmup steps `schedule(kind, ...)` really applies: HF's rule, except "constant", which has none."""
-    return 0 if kind == "constant" else warmup_steps(total_steps, warmup_ratio, warmup)
+    return _applied_warmup(kind, warmup_steps(total_steps, warmup_ratio, warmup))
+
+
+def schedule_from_config(t) -> optax.Schedule:
+    """The schedule of a config's `train` section (schedule, lr, steps, warmup_ratio or warmup_steps)."""
+    return schedule(t.schedule, t.lr, t.steps, warmup_steps(t.steps, t.get("warmup_ratio", 0.0),
+                                                             t.get("warmup_steps")))
 
 
 def schedule(kind: str, peak_lr: float, total_steps: int, warmup: int = 0) -> optax.Schedule:
@@ -48,8 +58,7 @@ def schedule(kind: str, peak_lr: float, total_steps: int, warmup: int = 0) -> op
     if total_steps < 1 or not 0 <= warmup <= total_steps:
         raise ValueError(f"schedule needs total_steps >= 1 and 0 <= warmup <= total_steps, got {total_steps}, {warmup}")
 
-    if kind == "constant":  # transformers' get_scheduler("constant") takes no warmup
-        warmup = 0
+    warmup = _applied_warmup(kind, warmup)
 
     def lr(step):
         step = jnp.asarray(step, jnp.float32)
