@@ -26,6 +26,7 @@ def test_write_and_read_result(tmp_path):
     record = write_result(path, paper="p", claim="9", result=_result(), track=False, command="python -m x")
     assert read_result(path) == record == json.loads(path.read_text())
     assert record["command"] == "python -m x" and record["git_commit"] and record["hardware"]["cpu_count"]
+    assert record["git_dirty"] == bool(record["git_changes"]) and isinstance(record["git_changes"], list)
     assert record["measured"]["nan"] == "nan" and record["rows"][0]["ours"] == 1.5
     assert not list(path.parent.glob("*.tmp"))  # written atomically
     bad = tmp_path / "bad.json"
@@ -34,6 +35,28 @@ def test_write_and_read_result(tmp_path):
         read_result(bad)
     with pytest.raises(ValueError, match="scale must be one of"):
         ClaimResult(scale="big", status="reproduced", summary="", rows=[], measured={})
+
+
+def test_uncommitted_changes_are_named(tmp_path):
+    """git_changes: every modified, added, renamed or untracked path of a checkout, results files aside."""
+    import subprocess
+
+    from shared.eval.results import git_changes
+
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    for name in ("code.py", "README.md", "old.py"):
+        (tmp_path / name).write_text("x\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    assert git_changes(tmp_path) == []
+    (tmp_path / "README.md").write_text("y\n")
+    (tmp_path / "papers" / "p" / "results").mkdir(parents=True)
+    (tmp_path / "papers" / "p" / "results" / "claim1.json").write_text("{}")
+    (tmp_path / "new dir").mkdir()
+    (tmp_path / "new dir" / "n.py").write_text("z\n")
+    git("mv", "old.py", "moved.py")
+    assert git_changes(tmp_path) == ["README.md", "moved.py", "new dir/n.py"]
 
 
 def test_reported_numbers_are_checked(tmp_path):

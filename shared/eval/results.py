@@ -62,18 +62,30 @@ class Comparison:
     unit: str = ""
 
 
-def git_dirty() -> bool | None:
-    """Whether the checkout differs from its commit, results files aside (a result measured on uncommitted code
-    says so)."""
+def git_changes(root=None) -> list[str] | None:
+    """The paths where the checkout differs from its commit (modified, added, deleted or untracked), results
+    files aside, or None outside a git checkout. Written beside a result, so that a reader sees what differed
+    (documentation, or code)."""
+    root = pathlib.Path(root) if root is not None else pathlib.Path(__file__).resolve().parents[2]
     try:
-        out = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10,
-                             cwd=pathlib.Path(__file__).resolve().parents[2])
-        if out.returncode != 0:
-            return None
-        changed = [line[3:] for line in out.stdout.splitlines()]
-        return any("/results/" not in path and not path.endswith("/results") for path in changed)
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], capture_output=True,
+                             text=True, timeout=10, cwd=root)
     except (OSError, subprocess.SubprocessError):
         return None
+    if out.returncode != 0:
+        return None
+    changed = [line[3:].split(" -> ")[-1].strip('"') for line in out.stdout.splitlines() if line.strip()]
+    return sorted(path for path in changed if "/results/" not in path and not path.endswith("/results"))
+
+
+MAX_CHANGES_RECORDED = 40
+
+
+def _changes_record() -> dict[str, Any]:
+    changes = git_changes()
+    shown = None if changes is None else changes[:MAX_CHANGES_RECORDED] + (
+        [f"... and {len(changes) - MAX_CHANGES_RECORDED} more"] if len(changes) > MAX_CHANGES_RECORDED else [])
+    return {"git_dirty": None if changes is None else bool(changes), "git_changes": shown}
 
 
 def command_line(argv: list[str] | None = None) -> str:
@@ -87,8 +99,8 @@ def command_line(argv: list[str] | None = None) -> str:
 
 def provenance(command: str | None = None) -> dict[str, Any]:
     """Where a measurement comes from: the command line, git commit (and whether the checkout had uncommitted
-    changes), hardware and UTC date, for results files written outside `write_result`."""
-    return {"command": command or command_line(), "git_commit": git_commit(), "git_dirty": git_dirty(),
+    changes, and where), hardware and UTC date, for results files written outside `write_result`."""
+    return {"command": command or command_line(), "git_commit": git_commit(), **_changes_record(),
             "hardware": hardware(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -133,7 +145,7 @@ def write_result(path, *, paper: str, claim: str, result: ClaimResult, command: 
         "rows": [to_json(dataclasses.asdict(r)) for r in rows],
         "measured": to_json(measured),
         "command": command or command_line(),
-        "git_commit": git_commit(), "git_dirty": git_dirty(), "hardware": hardware(),
+        "git_commit": git_commit(), **_changes_record(), "hardware": hardware(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wandb_run_id": None,
     }
