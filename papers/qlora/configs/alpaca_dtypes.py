@@ -21,7 +21,7 @@ Hardware: the 2-core CPU of this project; no accelerator needed. Measured time (
 machine): the claim 1,348 s (22 min), one run 126-159 s: about 3.5 s per step of 4 x 128 positions in float32
 after 37-55 s for the first (compiling), and the held-out evaluations before and after (the claim keeps one
 compilation cache for all runs). (Commit c023399, while another job shared the CPU: 2,661 s.)
-Measured result (papers/qlora/results/claim7.json, commit 44fa2a4): held-out loss before fine-tuning 2.310
+Measured result (papers/qlora/results/claim7.json, commit 543bfed): held-out loss before fine-tuning 2.310
 (16-bit) / 2.530 (NF4 + DQ) / 2.577 (FP4); after 20 steps 1.8952 +- 0.0013 / 2.0214 +- 0.0021 / 2.1117 +- 0.0024
 (3 seeds each): NF4 + DQ is 0.126 above the 16-bit runs, whose seed range is 0.003, so the claim is not reproduced
 at this scale (FP4 0.216 above: the paper's ordering holds). With Stanford's template and one warmup step (until
