@@ -27,11 +27,15 @@ conversation weighing the same, as the Trainer of 2023 that they ran;
 1875 steps, source length 16 / target length 512, group by length, gradient checkpointing, seed 0, data seed 42,
 evaluation every 187 steps. They differ in: lr 2e-4 (7B, 13B) / 1e-4 (33B, 65B); LoRA dropout 0.1 (7B) / 0.05
 (13B, 33B, 65B: the 13B script says 0.05); checkpoint every 500 (7B, 13B) / 200 (33B, 65B) steps.
-Compiling: the step is compiled at start (and kept in WORKDIR/jax_cache for restarts): with the layers unrolled, as
-here, 40 minutes for 65B on two CPU cores (benchmarks/aot/); `--config.train.scan_layers=True` stacks them and runs
-them by lax.scan: seconds and a lower XLA peak, the fused kernels reading each layer's 4-bit codes in place (except
-Triton on stacked codes of 2-4 GiB: 65B's attention, 33B's MLP get a per-layer copy); a stacked step has not yet
-been timed against an unrolled one on a GPU (benchmarks/aot/README.md, "Stacked layers").
+Compiling: the step is compiled at start (and kept in WORKDIR/jax_cache for restarts): with the layers unrolled
+(7b, 13b, 65b), 40 minutes for 65B on two CPU cores (benchmarks/aot/); `--config.train.scan_layers=True` stacks them
+and runs them by lax.scan: seconds and a lower XLA peak, the fused kernels reading each layer's 4-bit codes in place
+(except Triton on stacked codes of 2-4 GiB: 65B's attention, 33B's MLP get a per-layer copy); a stacked step has not
+yet been timed against an unrolled one on a GPU (benchmarks/aot/README.md, "Stacked layers").
+33b stacks its layers by default (`train.scan_layers=True`): it is the recipe for a 24 GB GPU, where XLA's compiled
+step peaks at 24.04 GB unrolled and 22.11 GB stacked (RTX 4090, the loop's step; benchmarks/aot/), and the
+launchers let XLA's allocator take 95% of 24 GiB, 24.48 GB: 0.44 GB to spare unrolled, 2.4 GB stacked. On a larger
+GPU, `--config.train.scan_layers=False` unrolls them.
 Deviations: the paged 32-bit AdamW of bitsandbytes is replaced by AdamW whose state lives in host memory between
 steps (`train.host_optimizer`, JAX memory kinds) and visits the device only for the update; unlike paging, it moves
 every step (cost not yet measured on a GPU). Adapters and optimizer state are float32.
@@ -42,7 +46,8 @@ import ml_collections
 SIZES = {  # the per-size differences of the four scripts (preset: our architecture of that checkpoint)
     "7b": dict(source="huggyllama/llama-7b", preset="llama-7b", lr=2e-4, dropout=0.1, save=500),
     "13b": dict(source="huggyllama/llama-13b", preset="llama-13b", lr=2e-4, dropout=0.05, save=500),
-    "33b": dict(source="huggyllama/llama-30b", preset="llama-33b", lr=1e-4, dropout=0.05, save=200),
+    "33b": dict(source="huggyllama/llama-30b", preset="llama-33b", lr=1e-4, dropout=0.05, save=200,
+                scan_layers=True),  # not the scripts': the stacked step's XLA peak fits a 24 GB GPU with room
     "65b": dict(source="huggyllama/llama-65b", preset="llama-65b", lr=1e-4, dropout=0.05, save=200),
 }
 
@@ -94,6 +99,7 @@ def get_config(arg: str = "smoke") -> ml_collections.ConfigDict:
         c.train.lr = s["lr"]
         c.lora.dropout = s["dropout"]
         c.train.checkpoint_every = s["save"]
+        c.train.scan_layers = s.get("scan_layers", False)
     elif arg == "smoke":
         c.model.source, c.model.preset = "smollm2-135m-instruct", "smollm2-135m"
         c.model.dtype = "float32"  # XLA's CPU bf16 matmuls are slow; the recipe is otherwise unchanged
