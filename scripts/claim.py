@@ -4,7 +4,8 @@
     python -m scripts.claim qlora 6 --set max_texts=64  # with an option of the claim's function
     python -m scripts.claim qlora --list                # the claims that have a command
 
-The result file records the command line, git commit, hardware, date and W&B run id next to what was measured;
+The result file records the command line, git commit (and any uncommitted paths), hardware, date, the measurement's
+wall-clock seconds and W&B run id next to what was measured;
 `python -m scripts.report` turns all of them into REPRODUCTION.md.
 """
 
@@ -58,9 +59,12 @@ def run_claim(paper: str, claim_id: str, options: dict | None = None, *, track: 
     if claim_id not in claims:
         raise SystemExit(f"{paper} has no claim {claim_id!r} with a command; claims: {', '.join(claims)}")
     claim = claims[claim_id]
+    start = time.perf_counter()
     result = claim.run(**(options or {}))
+    seconds = time.perf_counter() - start
     path = pathlib.Path(results_dir or PAPERS / paper / "results") / f"claim{claim_id}.json"
-    return write_result(path, paper=paper, claim=claim_id, result=result, track=track, command=command)
+    return write_result(path, paper=paper, claim=claim_id, result=result, track=track, command=command,
+                        wall_seconds=seconds)
 
 
 def main(argv: list[str] | None = None) -> int:

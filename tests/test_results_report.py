@@ -75,7 +75,7 @@ def _paper(tmp_path, with_result: bool, orphan: bool = False):
         "2": {"title": "second", "values": [{"quantity": "y", "value": 3, "where": "§2"}]}}}))
     if with_result:
         write_result(d / "results" / "claim1.json", paper="p", claim="1", result=_result("partly"), track=False,
-                     command="python -m scripts.claim p 1")
+                     command="python -m scripts.claim p 1", wall_seconds=12.34)
     if orphan:
         write_result(d / "results" / "claim7.json", paper="p", claim="7", result=_result(), track=False)
     return tmp_path / "papers"
@@ -88,6 +88,7 @@ def test_table_rows(tmp_path):
     assert "x: 2 GB" in rows[0] and "x: 1.5 GB" in rows[0] and "**partly**" in rows[0]
     assert "**not yet run**" in rows[1] and "`python -m scripts.claim p 2`" in rows[1]
     assert "## p claim 1: first" in text and "Table 1" in text
+    assert "CPUs, jax " in text and ", 12 s; W&B run" in text  # the measurement's wall-clock time
 
 
 def test_a_result_without_a_reported_claim_is_an_error(tmp_path):
@@ -103,6 +104,7 @@ def test_claim_command_measures_the_codebook(tmp_path, capsys):
     assert record["status"] == "reproduced" and record["command"].endswith("qlora 1 --no_wandb --results_dir " +
                                                                             str(tmp_path))
     assert len(record["rows"]) == 16 and all(r["paper"] == r["ours"] for r in record["rows"])
+    assert isinstance(record["wall_seconds"], float) and 0 <= record["wall_seconds"] < 600
     with pytest.raises(SystemExit, match="not an option"):
         claim_cli.main(["qlora", "1", "--set", "nope=1", "--no_wandb", "--results_dir", str(tmp_path)])
     with pytest.raises(SystemExit, match="no claim '99'"):

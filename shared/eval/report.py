@@ -100,11 +100,12 @@ def render(entries: list[dict[str, Any]], commands: dict[tuple[str, str], str] |
                   for row in r["rows"]]
         where = {v["quantity"]: v["where"] for v in e["reported"]}
         sources = sorted(set(where.values()))
+        took = f", {r['wall_seconds']:.0f} s" if r.get("wall_seconds") is not None else ""
         changes = r.get("git_changes")
         dirty = "" if not r.get("git_dirty") else (
             f" (uncommitted changes in {', '.join(f'`{c}`' for c in changes)})" if changes else " (uncommitted changes)")
         lines += ["", f"Paper values from: {'; '.join(sources)}.",
                   f"Measured by `{r['command']}` at commit `{(r['git_commit'] or 'unknown')[:10]}`{dirty} on "
                   f"{r['date']}, {hw.get('device_kind', '?')} ({hw.get('platform', '?')}, {hw.get('cpu_count', '?')} "
-                  f"CPUs, jax {hw.get('jax', '?')}); W&B run `{r.get('wandb_run_id')}`.", ""]
+                  f"CPUs, jax {hw.get('jax', '?')}){took}; W&B run `{r.get('wandb_run_id')}`.", ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -132,8 +132,11 @@ class Claim:
 
 
 def write_result(path, *, paper: str, claim: str, result: ClaimResult, command: str | None = None,
-                 wandb_project: str = "llm-repro", wandb_dir=None, track: bool = True) -> dict[str, Any]:
+                 wandb_project: str = "llm-repro", wandb_dir=None, track: bool = True,
+                 wall_seconds: float | None = None) -> dict[str, Any]:
     """Write one claim's result to `path` (JSON) and as a W&B run; returns the record written.
+
+    wall_seconds: how long the measurement took (recorded with the hardware; None when not timed).
 
     wandb_dir: where W&B keeps its files (default: runs/reproduction/<paper>-claim<claim> under the working dir).
     track=False skips W&B (the record's wandb_run_id is then None).
@@ -147,6 +150,7 @@ def write_result(path, *, paper: str, claim: str, result: ClaimResult, command: 
         "command": command or command_line(),
         "git_commit": git_commit(), **_changes_record(), "hardware": hardware(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": None if wall_seconds is None else round(float(wall_seconds), 1),
         "wandb_run_id": None,
     }
     if track:
